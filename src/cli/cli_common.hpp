@@ -1,0 +1,41 @@
+// Shared pieces of the `streamquant` command-line program. The CLI uses the library only through the
+// public C API, like any other host program would.
+#pragma once
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "streamquant/streamquant.h"
+
+namespace sqcli {
+
+// A failed library call, carried to main() which prints "streamquant: error: <message>" and exits 1.
+struct CliError : std::runtime_error {
+  int32_t code;
+  CliError(int32_t c, const std::string& m) : std::runtime_error(m), code(c) {}
+};
+
+// Throw CliError when err is non-NULL (and free it).
+void check(sq_error* err);
+
+// Subcommands register themselves: `static sqcli::Registrar reg("inspect", &setup_inspect);`
+// setup() adds the subcommand to the app and sets its callback.
+using SetupFn = void (*)(CLI::App& app);
+struct Registrar {
+  Registrar(const char* name, SetupFn setup);
+};
+std::vector<std::pair<std::string, SetupFn>>& registry();
+
+// RAII owners for library handles.
+struct Context {
+  sq_context* ptr = nullptr;
+  explicit Context(const std::string& device = "cpu", int threads = 0, bool verbose = false);
+  ~Context() { sq_context_free(ptr); }
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+};
+
+}  // namespace sqcli

@@ -1,0 +1,22 @@
+// GGUF (llama.cpp) models: metadata, tensor infos and block dequantization, presented as a Hugging Face
+// model: tensors renamed (blk.N.attn_q -> model.layers.N.self_attn.q_proj, ...), shapes in [out, in]
+// order, Q/K rows un-permuted, plus config.json and tokenizer.json rebuilt from the metadata.
+#pragma once
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "io/weight_source.hpp"
+
+namespace sq {
+
+struct GgufModel {
+  std::unique_ptr<WeightSource> weights;
+  nlohmann::json config;       // Hugging Face config.json equivalent
+  std::string tokenizer_json;  // Hugging Face tokenizer.json equivalent ("" if the tokenizer type is unsupported)
+};
+
+GgufModel open_gguf_model(const std::string& path);
+
+}  // namespace sq

@@ -1,0 +1,25 @@
+// Opening a model path: a Hugging Face directory (single or sharded safetensors), a lone .safetensors
+// file, or a .gguf file. The result bundles the weights, the config and the tokenizer.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/model_config.hpp"
+#include "io/weight_source.hpp"
+
+namespace sq {
+
+struct ModelFiles {
+  std::string path;                       // as given by the user
+  std::string dir;                        // directory holding config/tokenizer files ("" if none)
+  std::unique_ptr<WeightSource> weights;
+  std::optional<ModelConfig> config;      // absent for a lone .safetensors without config.json
+  std::string tokenizer_json;             // tokenizer.json text (read from dir, or built from GGUF metadata)
+  std::vector<std::string> side_files;    // tokenizer_config.json, generation_config.json, ... to copy to outputs
+};
+
+ModelFiles open_model_files(const std::string& path);
+
+}  // namespace sq

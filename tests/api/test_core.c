@@ -1,0 +1,57 @@
+/* Core C API through the shared library: version, errors, context. */
+#include <stdio.h>
+#include <string.h>
+
+#include "streamquant/streamquant.h"
+
+static int failures = 0;
+#define CHECK(cond)                                                  \
+  do {                                                               \
+    if (!(cond)) {                                                   \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                    \
+    }                                                                \
+  } while (0)
+
+int main(void) {
+  sq_context *ctx = NULL;
+  sq_error *err;
+  CHECK(sq_version_number() == SQ_VERSION_NUMBER);
+  CHECK(strlen(sq_version()) >= 5);
+  CHECK(sq_error_code(NULL) == SQ_OK);
+  CHECK(strcmp(sq_error_message(NULL), "") == 0);
+  sq_error_free(NULL);
+  sq_context_free(NULL);
+
+  err = sq_context_create(NULL, "cpu");
+  CHECK(sq_error_code(err) == SQ_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(sq_error_message(err), "out") != NULL);
+  sq_error_free(err);
+
+  err = sq_context_create(&ctx, "tpu:7");
+  CHECK(sq_error_code(err) == SQ_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(sq_error_message(err), "tpu:7") != NULL);
+  CHECK(ctx == NULL); /* out-parameter untouched on failure */
+  sq_error_free(err);
+
+  if (!sq_build_has_cuda()) {
+    err = sq_context_create(&ctx, "cuda:0");
+    CHECK(sq_error_code(err) == SQ_ERR_DEVICE);
+    sq_error_free(err);
+  }
+
+  err = sq_context_create(&ctx, "cpu");
+  CHECK(err == NULL);
+  CHECK(strcmp(sq_context_device(ctx), "cpu") == 0);
+  err = sq_context_set_threads(ctx, -1);
+  CHECK(sq_error_code(err) == SQ_ERR_INVALID_ARGUMENT);
+  sq_error_free(err);
+  CHECK(sq_context_set_threads(ctx, 2) == NULL);
+  CHECK(strcmp(sq_error_code_name(SQ_ERR_FORMAT), "SQ_ERR_FORMAT") == 0);
+  CHECK(strcmp(sq_dtype_name(SQ_DTYPE_BF16), "BF16") == 0);
+  sq_context_free(ctx);
+
+  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+  else printf("test_core: all checks passed\n");
+  return failures ? 1 : 0;
+}
