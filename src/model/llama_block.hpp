@@ -1,0 +1,70 @@
+// The Llama-family transformer: block weights, the block forward pass, embedding and head.
+// Written against the Backend interface so the CUDA backend can run the same code path.
+// Activations are fp32, row-major [tokens, hidden]; one call processes one sequence.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/backend.hpp"
+#include "io/model_config.hpp"
+#include "io/weight_source.hpp"
+
+namespace sq {
+
+// The four groups of linear layers of a block, in true-sequential order. Layers in one group share
+// their input (and so one Hessian).
+enum class LinearGroup { QKV = 0, O = 1, GateUp = 2, Down = 3 };
+
+// Linear layer names of block i, e.g. "self_attn.q_proj"; the tensor is layer_prefix(i) + name + ".weight".
+const std::vector<std::string>& linear_names(LinearGroup g);
+
+struct BlockWeights {
+  // Linear weights [out, in], fp32.
+  std::vector<float> q, k, v, o, gate, up, down;
+  std::vector<float> q_bias, k_bias, v_bias;     // empty unless config.attention_bias
+  std::vector<float> input_norm, post_norm;      // [hidden]
+  std::vector<float> q_norm, k_norm;             // [head_dim], empty unless config.qk_norm
+  // The weight of linear layer `name` ("self_attn.q_proj", ...).
+  std::vector<float>& linear(const std::string& name);
+};
+
+BlockWeights load_block_weights(const WeightSource& src, const ModelConfig& cfg, int64_t layer);
+
+// Called with the input of each linear group: x is [tokens, in_features].
+using CaptureFn = std::function<void(LinearGroup group, const float* x, int64_t tokens, int64_t in_features)>;
+
+// Precomputed RoPE cos/sin tables (with llama3 scaling when configured) for positions [0, max_tokens).
+struct RopeTables {
+  int64_t max_tokens = 0, half = 0;
+  std::vector<float> cos, sin;  // [max_tokens, head_dim/2]
+};
+RopeTables make_rope_tables(const ModelConfig& cfg, int64_t max_tokens);
+
+// hidden [tokens, hidden_size] is updated in place to the block's output. When `capture` is set it sees
+// every linear group's input; when `stop_after` is set the pass returns right after capturing that
+// group (hidden is then unspecified) -- the pipeline uses this to re-run partial blocks cheaply.
+void block_forward(Backend& be, const ModelConfig& cfg, const BlockWeights& w, const RopeTables& rope,
+                   float* hidden, int64_t tokens, const CaptureFn* capture = nullptr,
+                   std::optional<LinearGroup> stop_after = std::nullopt);
+
+// Token embedding lookup into hidden [tokens, hidden_size]; ids out of range are SQ_ERR_INVALID_ARGUMENT.
+void embed_tokens(const WeightSource& src, const ModelConfig& cfg, const int32_t* ids, int64_t tokens,
+                  float* hidden);
+
+// Final RMSNorm + lm_head (or the tied embedding): logits [tokens, vocab].
+class LmHead {
+ public:
+  LmHead(const WeightSource& src, const ModelConfig& cfg);
+  void logits(Backend& be, const float* hidden, int64_t tokens, float* out) const;
+  int64_t vocab() const { return vocab_; }
+
+ private:
+  const ModelConfig& cfg_;
+  std::vector<float> norm_, weight_;
+  int64_t vocab_ = 0;
+};
+
+}  // namespace sq
