@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -112,6 +115,18 @@ class Cursor {
   const std::string& path_;
 };
 
+// The shortest decimal that reads back as `f`, as a double: an f32 1e-5 becomes 1e-05 rather than
+// 9.999999747378752e-06, so config.json values look like the ones the model was made with.
+double shortest_double(float f) {
+  if (!std::isfinite(f)) return double(f);
+  char buf[32];
+  for (int digits = 1; digits <= 9; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, double(f));
+    if (std::strtof(buf, nullptr) == f) return std::strtod(buf, nullptr);
+  }
+  return double(f);
+}
+
 size_t scalar_bytes(GgufType t) {
   switch (t) {
     case GgufType::U8: case GgufType::I8: case GgufType::Bool: return 1;
@@ -137,7 +152,7 @@ void read_element(Cursor& c, GgufType t, GgufValue& v, const std::string& what, 
     case GgufType::I32: v.ints.push_back(c.read<int32_t>(what)); return;
     case GgufType::U64: v.ints.push_back(int64_t(c.read<uint64_t>(what))); return;
     case GgufType::I64: v.ints.push_back(c.read<int64_t>(what)); return;
-    case GgufType::F32: v.reals.push_back(c.read<float>(what)); return;
+    case GgufType::F32: v.reals.push_back(shortest_double(c.read<float>(what))); return;
     case GgufType::F64: v.reals.push_back(c.read<double>(what)); return;
     case GgufType::Bool: {
       const uint8_t b = c.read<uint8_t>(what);
