@@ -1,12 +1,14 @@
 // Block decoding of each supported GGUF storage type, checked against values built from the documented
 // layouts (blocks packed here by a writer independent of the decoder) and a few literal values.
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "io/gguf_dequant.hpp"
+#include "io/gguf_reader.hpp"
 #include "util/error.hpp"
 
 namespace {
@@ -129,6 +131,32 @@ TEST(GgufDequant, RefusesPartialBlocks) {
   float out[40];
   EXPECT_THROW(sq::gguf_dequantize(SQ_DTYPE_Q4_1, b.data(), out, 33), sq::Error);
   EXPECT_THROW(sq::gguf_dequantize(SQ_DTYPE_I32, b.data(), out, 4), sq::Error);
+}
+
+}  // namespace
+
+namespace {
+
+// Random blocks decoded by the `gguf` Python package (tests/scripts/make_gguf_crosscheck.py writes the file).
+TEST(GgufDequant, MatchesTheGgufPackage) {
+  const char* path = std::getenv("SQ_GGUF_CROSSCHECK");
+  if (path == nullptr || *path == 0)
+    GTEST_SKIP() << "set SQ_GGUF_CROSSCHECK to a file from tests/scripts/make_gguf_crosscheck.py";
+  const sq::GgufFile f(path);
+  size_t checked = 0;
+  for (size_t i = 0; i < f.tensors().size(); ++i) {
+    const auto& t = f.tensors()[i];
+    const size_t e = f.find_tensor(t.name + ".expected");
+    if (e == SIZE_MAX) continue;
+    std::vector<float> got(t.numel()), want(t.numel());
+    sq::gguf_dequantize(t.dtype, f.tensor_data(i), got.data(), got.size());
+    ASSERT_EQ(f.tensors()[e].nbytes, want.size() * 4);
+    std::memcpy(want.data(), f.tensor_data(e), want.size() * 4);
+    for (size_t k = 0; k < got.size(); ++k)
+      ASSERT_EQ(std::memcmp(&got[k], &want[k], 4), 0) << t.name << " element " << k << ": " << got[k] << " vs " << want[k];
+    ++checked;
+  }
+  EXPECT_EQ(checked, 7u);
 }
 
 }  // namespace
