@@ -170,7 +170,7 @@ class LossAwareAffineGrid final : public Grid {
                                  const float* importance) const override {
     if (rows < 0 || ncols < 0 || ld < ncols)
       throw_error(SQ_ERR_INVALID_ARGUMENT, "affine grid: bad block shape rows ", rows, " cols ", ncols, " ld ", ld);
-    std::vector<float> scales(size_t(rows)), zeros(size_t(rows));
+    std::vector<float> scales(static_cast<size_t>(rows)), zeros(static_cast<size_t>(rows));
     std::vector<float> ones;
     if (!importance) {
       ones.assign(size_t(ncols), 1.0f);

@@ -230,7 +230,7 @@ KMeans1dResult KMeans1dSolver::solve(const float* x, const float* w, int64_t n, 
     }
   }
   result.centroids.resize(size_t(k));
-  std::vector<double> rounded(size_t(k));
+  std::vector<double> rounded(static_cast<size_t>(k));
   for (int i = 0; i < k; ++i) {
     result.centroids[size_t(i)] = float(centroids[size_t(i)] + shift_);
     rounded[size_t(i)] = double(result.centroids[size_t(i)]) - shift_;
