@@ -54,6 +54,7 @@ class KMeans1dSolver {
   void exact(int k, const double* wsum, const double* ssum, const double* qsum, int64_t m,
              std::vector<double>& centroids);
   void lloyd(int k, std::vector<double>& centroids, int& iterations);
+  bool relocate_empty(int k, std::vector<double>& centroids);
   void init_centroids(int k, std::vector<double>& centroids) const;
   double cost_of(const std::vector<double>& centroids) const;
 
