@@ -164,7 +164,9 @@ TEST(KMeans1d, LloydAndDefaultStayCloseToExact) {
       lloyd_max = std::max(lloyd_max, lloyd / exact - 1);
       coarse_sum += coarse / exact - 1;
       coarse_max = std::max(coarse_max, coarse / exact - 1);
-      EXPECT_LE(lloyd, 4.0 * exact) << "k " << k << " row " << row;
+      // Plain Lloyd is local: on rows with outliers linspace/quantile starts leave it several times above the
+      // optimum (printed below), which is why the default warm-starts it from an exact coarse solution.
+      EXPECT_LE(lloyd, 8.0 * exact) << "k " << k << " row " << row;
       EXPECT_LE(coarse, 1.01 * exact) << "k " << k << " row " << row;
     }
     std::printf("[ gap vs exact ] k=%2d  Lloyd(auto init) mean %.2f%% max %.2f%%  Lloyd(quantile) mean %.2f%% max %.2f%%"
