@@ -87,6 +87,7 @@ struct SafetensorsWriter::Impl {
   // Advance to tensor `name`, which must be the current one or come next in declaration order once the
   // current one is complete (empty tensors in between need no write call).
   void seek(const std::string& name) {
+    if (names.count(name) == 0) throw_error(SQ_ERR_STATE, where(), ": tensor '", name, "' was never declared");
     while (current < tensors.size() && tensors[current].name != name) {
       const Declared& t = tensors[current];
       if (current_done != t.nbytes)
@@ -95,11 +96,8 @@ struct SafetensorsWriter::Impl {
       ++current;
       current_done = 0;
     }
-    if (current == tensors.size()) {
-      if (names.count(name) == 0) throw_error(SQ_ERR_STATE, where(), ": tensor '", name, "' was never declared");
-      throw_error(SQ_ERR_STATE, where(), ": tensor '", name,
-                  "' written out of declaration order (its turn has passed)");
-    }
+    if (current == tensors.size())
+      throw_error(SQ_ERR_STATE, where(), ": tensor '", name, "' written out of declaration order (its turn has passed)");
   }
 };
 
