@@ -167,7 +167,8 @@ class SafetensorsSource final : public WeightSource {
     if (!dtype_is_float(t.dtype))
       throw_error(SQ_ERR_UNSUPPORTED, "file '", files_[locs_[index].file]->path(), "': tensor '", t.name,
                   "' has dtype ", dtype_name(t.dtype), ", which cannot be read as float (only F32, F16, BF16 can)");
-    convert_to_f32(t.dtype, locs_[index].data, dst, size_t(t.numel()));
+    const size_t n = size_t(t.numel());
+    if (n > 0) convert_to_f32(t.dtype, locs_[index].data, dst, n);  // an empty dst may be nullptr
   }
 
   const void* raw_data(size_t index) const override {

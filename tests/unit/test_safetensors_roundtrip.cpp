@@ -95,7 +95,7 @@ TEST(SafetensorsRoundTrip, EveryDtypeBytesAndFloats) {
     ASSERT_EQ(std::vector<uint8_t>(raw, raw + payloads[i].size()), payloads[i]) << t.name;
     if (sq::dtype_is_float(t.dtype)) {
       std::vector<float> expect(t.numel()), got(t.numel());
-      sq::convert_to_f32(t.dtype, payloads[i].data(), expect.data(), expect.size());
+      if (!expect.empty()) sq::convert_to_f32(t.dtype, payloads[i].data(), expect.data(), expect.size());
       src->read_f32(idx, got.data());
       EXPECT_EQ(got, expect) << t.name;
     } else {
