@@ -23,7 +23,8 @@ MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
   size_ = size_t(st.st_size);
   if (size_ == 0) return;  // mmap refuses length 0; callers see an empty file and report it in their terms
   void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-  if (p == MAP_FAILED) throw_error(SQ_ERR_IO, "file '", path_, "': cannot mmap ", size_, " bytes: ", std::strerror(errno));
+  if (p == MAP_FAILED)
+    throw_error(SQ_ERR_IO, "file '", path_, "': cannot mmap ", size_, " bytes: ", std::strerror(errno));
   data_ = static_cast<const uint8_t*>(p);
 }
 

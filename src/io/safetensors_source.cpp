@@ -260,7 +260,8 @@ std::unique_ptr<WeightSource> open_safetensors_index(const std::string& index_js
     const std::vector<std::string> missing = src->add_file(shard_path, &names);
     if (!missing.empty())
       throw_error(SQ_ERR_FORMAT, "index '", index, "' maps tensor '", missing.front(), "' to shard '", shard_path,
-                  "', which does not contain it", missing.size() > 1 ? cat(" (", missing.size() - 1, " more missing)") : "");
+                  "', which does not contain it",
+                  missing.size() > 1 ? cat(" (", missing.size() - 1, " more missing)") : std::string());
   }
   return src;
 }

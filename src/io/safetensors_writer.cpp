@@ -97,7 +97,8 @@ struct SafetensorsWriter::Impl {
       current_done = 0;
     }
     if (current == tensors.size())
-      throw_error(SQ_ERR_STATE, where(), ": tensor '", name, "' written out of declaration order (its turn has passed)");
+      throw_error(SQ_ERR_STATE, where(), ": tensor '", name,
+                  "' written out of declaration order (its turn has passed)");
   }
 };
 

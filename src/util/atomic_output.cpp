@@ -43,9 +43,11 @@ AtomicDir::AtomicDir(std::string final_path, bool overwrite)
   if (final_.empty()) throw_error(SQ_ERR_INVALID_ARGUMENT, "output directory path is empty");
   const PathKind kind = classify(final_);
   if (!overwrite_ && kind == PathKind::other)
-    throw_error(SQ_ERR_IO, "output '", final_, "' already exists and is not a directory (pass overwrite to replace it)");
+    throw_error(SQ_ERR_IO, "output '", final_,
+                "' already exists and is not a directory (pass overwrite to replace it)");
   if (!overwrite_ && kind == PathKind::nonempty_dir)
-    throw_error(SQ_ERR_IO, "output directory '", final_, "' already exists and is not empty (pass overwrite to replace it)");
+    throw_error(SQ_ERR_IO, "output directory '", final_,
+                "' already exists and is not empty (pass overwrite to replace it)");
   tmp_ = temp_sibling_name(final_);
   if (::mkdir(tmp_.c_str(), 0755) != 0)
     throw_error(SQ_ERR_IO, "output '", final_, "': cannot create the temporary directory '", tmp_,
