@@ -25,6 +25,7 @@ struct BlockWeights {
   // Linear weights [out, in], fp32.
   std::vector<float> q, k, v, o, gate, up, down;
   std::vector<float> q_bias, k_bias, v_bias;     // empty unless config.attention_bias
+  std::vector<float> o_bias;                     // empty unless config.o_bias
   std::vector<float> input_norm, post_norm;      // [hidden]
   std::vector<float> q_norm, k_norm;             // [head_dim], empty unless config.qk_norm
   // The weight of linear layer `name` ("self_attn.q_proj", ...).
