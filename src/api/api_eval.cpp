@@ -1,6 +1,7 @@
 // C ABI: logits and perplexity of an opened model (fp32 forward pass on the context's backend).
 #include <algorithm>
 #include <limits>
+#include <memory>
 
 #include "api/api_internal.hpp"
 #include "api/api_model.hpp"
@@ -19,11 +20,25 @@ const sq::ModelConfig& require_config(const sq_model* model, const char* fn) {
   return *model->files.config;
 }
 
-sq::Backend& backend_of(const sq_model* model, const char* fn) {
-  if (model->ctx == nullptr || !model->ctx->backend)
-    sq::throw_error(SQ_ERR_STATE, fn, ": the model's context has no backend");
-  return *model->ctx->backend;
-}
+// The forward pass runs on host memory: a CUDA context evaluates on a CPU backend with its thread count.
+class EvalBackend {
+ public:
+  EvalBackend(const sq_model* model, const char* fn) {
+    if (model->ctx == nullptr || !model->ctx->backend)
+      sq::throw_error(SQ_ERR_STATE, fn, ": the model's context has no backend");
+    if (model->ctx->backend->name() == "cpu") {
+      be_ = model->ctx->backend.get();
+    } else {
+      own_ = sq::make_cpu_backend(model->ctx->threads);
+      be_ = own_.get();
+    }
+  }
+  sq::Backend& get() { return *be_; }
+
+ private:
+  std::unique_ptr<sq::Backend> own_;
+  sq::Backend* be_ = nullptr;
+};
 
 void require_tokens(const int32_t* tokens, size_t n, const char* fn) {
   if (n == 0) sq::throw_error(SQ_ERR_INVALID_ARGUMENT, fn, ": argument 'n' must be positive");
@@ -53,7 +68,7 @@ SQ_API sq_error* sq_model_logits(sq_model* model, const int32_t* tokens, size_t 
         sq::throw_error(SQ_ERR_INVALID_ARGUMENT, fn, ": argument 'capacity' is ", capacity, " floats, ", n,
                         " tokens x ", src.tensors()[head_idx].shape[0], " vocab need ", needed);
     }
-    const std::vector<float> logits = sq::model_logits(backend_of(model, fn), src, cfg, tokens, int64_t(n));
+    const std::vector<float> logits = sq::model_logits(EvalBackend(model, fn).get(), src, cfg, tokens, int64_t(n));
     if (capacity < logits.size())
       sq::throw_error(SQ_ERR_INVALID_ARGUMENT, fn, ": argument 'capacity' is ", capacity, " floats, ",
                       logits.size(), " are needed");
@@ -79,7 +94,7 @@ SQ_API sq_error* sq_model_perplexity(sq_model* model, const int32_t* tokens, siz
     const uint64_t budget = model->ctx ? model->ctx->memory_budget : 0;
     opt.batch_bytes = std::clamp<uint64_t>(budget / 8, uint64_t(64) << 20, uint64_t(1) << 30);
     const sq::PerplexityResult r =
-        sq::model_perplexity(backend_of(model, fn), *model->files.weights, cfg, tokens, n, opt);
+        sq::model_perplexity(EvalBackend(model, fn).get(), *model->files.weights, cfg, tokens, n, opt);
     *ppl_out = r.perplexity;
     if (tokens_scored_out != nullptr) *tokens_scored_out = size_t(r.tokens_scored);
   });

@@ -47,6 +47,7 @@ RopeTables make_rope_tables(const ModelConfig& cfg, int64_t max_tokens);
 // hidden [tokens, hidden_size] is updated in place to the block's output. When `capture` is set it sees
 // every linear group's input; when `stop_after` is set the pass returns right after capturing that
 // group (hidden is then unspecified) -- the pipeline uses this to re-run partial blocks cheaply.
+// All pointers are host memory; for now `be` must be a host ("cpu") backend (SQ_ERR_UNSUPPORTED otherwise).
 void block_forward(Backend& be, const ModelConfig& cfg, const BlockWeights& w, const RopeTables& rope,
                    float* hidden, int64_t tokens, const CaptureFn* capture = nullptr,
                    std::optional<LinearGroup> stop_after = std::nullopt);
