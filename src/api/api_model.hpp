@@ -1,0 +1,8 @@
+// The opaque sq_model behind the C API: an opened model and its cached JSON description.
+#pragma once
+#include <string>
+
+#include "api/api_internal.hpp"
+#include "io/model_files.hpp"
+
+struct sq_model { sq_context* ctx; sq::ModelFiles files; std::string describe_json; };
