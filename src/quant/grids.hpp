@@ -1,4 +1,5 @@
-// Factories of the grids the presets use. Each grid's own header has the options behind the defaults.
+// Factories for the grids a method preset can name. Each returns a Grid (see grid.hpp) that the
+// solvers use without knowing which one it is.
 #pragma once
 #include <memory>
 
@@ -6,7 +7,13 @@
 
 namespace sq {
 
+// Uniform affine grid from each row's min and max (GPTQ, RTN).
+std::unique_ptr<Grid> make_minmax_affine_grid(int bits, bool sym);
+
+// LeanQuant affine grid: (scale, zero) chosen to minimize the importance-weighted rounding error.
 std::unique_ptr<Grid> make_loss_aware_affine_grid(int bits, bool sym);
+
+// LeanQuant non-uniform grid: per-row lookup table of 2^bits levels by importance-weighted 1-D k-means.
 std::unique_ptr<Grid> make_lut_kmeans_grid(int bits);
 
 }  // namespace sq

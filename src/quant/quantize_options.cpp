@@ -1,0 +1,131 @@
+#include "quant/quantize_options.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+#include "util/error.hpp"
+
+namespace sq {
+
+namespace {
+
+bool known_method(const std::string& m) {
+  return m == "rtn" || m == "gptq" || m == "leanquant" || m == "leanquant-affine";
+}
+
+GridChoice parse_grid(const std::string& g) {
+  if (g == "auto") return GridChoice::Auto;
+  if (g == "minmax") return GridChoice::MinMaxAffine;
+  if (g == "loss-aware-affine") return GridChoice::LossAwareAffine;
+  if (g == "lut") return GridChoice::LutKMeans;
+  throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'grid' must be \"auto\", \"minmax\", \"loss-aware-affine\" or \"lut\"; got \"",
+              g, "\"");
+}
+
+int64_t parse_int(const std::string& key, const std::string& value) {
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || errno != 0)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "option '", key, "' must be an integer; got \"", value, "\"");
+  return int64_t(v);
+}
+
+double parse_double(const std::string& key, const std::string& value) {
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || errno != 0 || !std::isfinite(v))
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "option '", key, "' must be a finite number; got \"", value, "\"");
+  return v;
+}
+
+bool parse_bool(const std::string& key, const std::string& value) {
+  if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+  if (value == "0" || value == "false" || value == "no" || value == "off") return false;
+  throw_error(SQ_ERR_INVALID_ARGUMENT, "option '", key, "' must be true/false (or 1/0); got \"", value, "\"");
+}
+
+}  // namespace
+
+void validate(const QuantizeOptions& o) {
+  if (!known_method(o.method))
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'method' must be \"rtn\", \"gptq\", \"leanquant\" or \"leanquant-affine\"; got \"",
+                o.method, "\"");
+  if (o.bits != 2 && o.bits != 3 && o.bits != 4 && o.bits != 8)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "bits must be 2, 3, 4 or 8; got ", o.bits);
+  if (o.group_size != -1 && o.group_size < 1)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "group_size must be -1 (per-channel) or >= 1; got ", o.group_size);
+  if (o.static_groups && o.group_size == -1)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "static_groups needs a group_size (got group_size -1, per-channel)");
+  if (!(o.damp >= 0.0 && o.damp <= 1.0))
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "damp must be in [0, 1]; got ", o.damp);
+  if (!(o.exponent > 0.0 && o.exponent <= 16.0))
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "exponent must be in (0, 16]; got ", o.exponent);
+  if (o.block_size < 1 || o.block_size > 4096)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "block_size must be in [1, 4096]; got ", o.block_size);
+  parse_grid(o.grid);
+  if (o.importance != "auto") parse_importance_kind(o.importance);
+  const MethodPlan plan = resolve_method(o);
+  if (plan.grid == GridChoice::LutKMeans && o.sym)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "sym has no meaning for grid 'lut' (a lookup table has no zero point)");
+}
+
+MethodPlan resolve_method(const QuantizeOptions& o) {
+  MethodPlan plan;
+  const bool leanquant = o.method == "leanquant" || o.method == "leanquant-affine";
+  plan.solver = o.method == "rtn" ? SolverKind::None : SolverKind::Gptq;
+  plan.grid = o.method == "leanquant"          ? GridChoice::LutKMeans
+              : o.method == "leanquant-affine" ? GridChoice::LossAwareAffine
+                                               : GridChoice::MinMaxAffine;
+  const GridChoice explicit_grid = parse_grid(o.grid);
+  if (explicit_grid != GridChoice::Auto) plan.grid = explicit_grid;
+  const bool grid_uses_importance = plan.grid != GridChoice::MinMaxAffine;
+  if (o.importance == "auto")
+    plan.importance = leanquant && grid_uses_importance ? ImportanceKind::CholeskyDiagonal : ImportanceKind::None;
+  else
+    plan.importance = parse_importance_kind(o.importance);
+  return plan;
+}
+
+void set_option(QuantizeOptions& o, const std::string& key, const std::string& value) {
+  if (key == "method") {
+    if (!known_method(value))
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'method' must be \"rtn\", \"gptq\", \"leanquant\" or \"leanquant-affine\"; got \"",
+                  value, "\"");
+    o.method = value;
+  } else if (key == "bits") {
+    const int64_t b = parse_int(key, value);
+    if (b != 2 && b != 3 && b != 4 && b != 8) throw_error(SQ_ERR_INVALID_ARGUMENT, "bits must be 2, 3, 4 or 8; got ", value);
+    o.bits = int(b);
+  } else if (key == "group_size") {
+    o.group_size = parse_int(key, value);
+  } else if (key == "sym") {
+    o.sym = parse_bool(key, value);
+  } else if (key == "act_order" || key == "desc_act") {
+    o.act_order = parse_bool(key, value);
+  } else if (key == "static_groups") {
+    o.static_groups = parse_bool(key, value);
+  } else if (key == "damp" || key == "damp_percent") {
+    o.damp = parse_double(key, value);
+  } else if (key == "exponent") {
+    o.exponent = parse_double(key, value);
+  } else if (key == "grid") {
+    parse_grid(value);
+    o.grid = value;
+  } else if (key == "importance") {
+    if (value != "auto") parse_importance_kind(value);
+    o.importance = value;
+  } else if (key == "block_size") {
+    o.block_size = parse_int(key, value);
+  } else if (key == "objective") {
+    o.compute_objective = parse_bool(key, value);
+  } else {
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown layer option '", key,
+                "'; known: method, bits, group_size, sym, act_order, static_groups, damp, exponent, grid, importance, "
+                "block_size, objective");
+  }
+}
+
+}  // namespace sq

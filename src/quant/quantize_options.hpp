@@ -1,0 +1,44 @@
+// Options of one layer quantization and the method presets they name. A preset fills in the parts of
+// the composition (grid, solver, importance); explicit options override the preset's choice.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "quant/column_importance.hpp"
+
+namespace sq {
+
+enum class SolverKind { None /* RTN */, Gptq };
+enum class GridChoice { Auto /* the preset's */, MinMaxAffine, LossAwareAffine, LutKMeans };
+
+struct QuantizeOptions {
+  std::string method = "gptq";  // "rtn", "gptq", "leanquant" (LUT grid), "leanquant-affine"
+  int bits = 4;                 // 2, 3, 4 or 8
+  int64_t group_size = -1;      // -1: per-channel; else columns per group (>= 1)
+  bool sym = false;
+  bool act_order = false;
+  bool static_groups = false;
+  double damp = 0.01;           // relative to mean(diag H); raised automatically if H is not PD
+  double exponent = 4.0;        // LeanQuant's p in s_j = v_j^-p
+  std::string grid = "auto";    // "auto", "minmax", "loss-aware-affine", "lut"
+  std::string importance = "auto";  // "auto" (the preset's), "none", "cholesky", "inverse-diag"
+  int64_t block_size = 128;     // GPTQ lazy-update block width
+  bool compute_objective = true;  // tr((W-Q) H (W-Q)^T) costs one more rows x cols x cols GEMM
+};
+
+// What a validated set of options resolves to.
+struct MethodPlan {
+  SolverKind solver = SolverKind::Gptq;
+  GridChoice grid = GridChoice::MinMaxAffine;
+  ImportanceKind importance = ImportanceKind::None;
+};
+
+// Throws SQ_ERR_INVALID_ARGUMENT naming the option and the accepted values.
+void validate(const QuantizeOptions& opts);
+MethodPlan resolve_method(const QuantizeOptions& opts);
+
+// Set one option from its string form (the C ABI's key/value setter); unknown keys and malformed
+// values are SQ_ERR_INVALID_ARGUMENT naming the key.
+void set_option(QuantizeOptions& opts, const std::string& key, const std::string& value);
+
+}  // namespace sq

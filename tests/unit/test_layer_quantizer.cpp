@@ -1,0 +1,238 @@
+// Layer quantization: objective ordering RTN > GPTQ on correlated Hessians, grid conventions, and the
+// handling of hostile inputs (non-PD H, dead inputs, NaN/Inf).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "quant/grid_minmax_affine.hpp"
+#include "quant/layer_quantizer.hpp"
+#include "quant/transform_act_order.hpp"
+
+namespace {
+
+struct Layer {
+  int64_t rows, cols;
+  std::vector<float> w, h;
+};
+
+// H = 2/N X^T X with X = Z A D: correlated inputs (A mixes columns) of uneven scale (D).
+Layer correlated_layer(int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::uniform_real_distribution<float> scale(0.2f, 3.0f);
+  const int64_t tokens = 4 * cols;
+  std::vector<float> z(size_t(tokens * cols)), a(size_t(cols * cols)), x(size_t(tokens * cols));
+  for (auto& v : z) v = normal(rng);
+  for (int64_t i = 0; i < cols; ++i)
+    for (int64_t j = 0; j < cols; ++j) a[size_t(i * cols + j)] = (i == j) + 0.5f * normal(rng) / std::sqrt(float(cols));
+  std::vector<float> d(static_cast<size_t>(cols));
+  for (auto& v : d) v = scale(rng);
+  sq::Backend& be = sq::default_cpu_backend();
+  be.gemm(false, false, tokens, cols, cols, 1.0f, z.data(), cols, a.data(), cols, 0.0f, x.data(), cols);
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t j = 0; j < cols; ++j) x[size_t(t * cols + j)] *= d[size_t(j)];
+  Layer l{rows, cols, std::vector<float>(size_t(rows * cols)), std::vector<float>(size_t(cols * cols))};
+  be.syrk_ata(cols, tokens, 2.0f / float(tokens), x.data(), cols, 0.0f, l.h.data(), cols);
+  for (auto& v : l.w) v = 0.02f * normal(rng);
+  return l;
+}
+
+sq::QuantizedLayer run(const Layer& l, const sq::QuantizeOptions& o, const float* h = nullptr) {
+  return sq::quantize_layer(sq::default_cpu_backend(), l.w.data(), l.rows, l.cols, h ? h : l.h.data(), o,
+                            sq::null_logger());
+}
+
+sq::QuantizeOptions opts(const std::string& method, int bits, int64_t group = -1) {
+  sq::QuantizeOptions o;
+  o.method = method;
+  o.bits = bits;
+  o.group_size = group;
+  return o;
+}
+
+template <typename F>
+sq::Error expect_error(F&& f) {
+  try {
+    f();
+  } catch (const sq::Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected an sq::Error";
+  return sq::Error(SQ_OK, "");
+}
+
+}  // namespace
+
+TEST(LayerQuantizer, GptqBeatsRtnOnCorrelatedHessians) {
+  const int bits_list[] = {2, 3, 4};
+  const int layers = 4;
+  std::printf("\nmean layer objective tr((W-Q) H (W-Q)^T) over %d random 64x256 layers (correlated H)\n", layers);
+  std::printf("%-8s %14s %14s %14s\n", "method", "2-bit", "3-bit", "4-bit");
+  double mean[2][3] = {};
+  int gptq_wins = 0, trials = 0;
+  for (int l = 0; l < layers; ++l) {
+    const Layer layer = correlated_layer(64, 256, 1000u + uint32_t(l));
+    for (int b = 0; b < 3; ++b) {
+      const double rtn = run(layer, opts("rtn", bits_list[b])).objective;
+      const double gptq = run(layer, opts("gptq", bits_list[b])).objective;
+      mean[0][b] += rtn / layers;
+      mean[1][b] += gptq / layers;
+      gptq_wins += gptq < rtn;
+      ++trials;
+    }
+  }
+  const char* names[] = {"rtn", "gptq"};
+  for (int m = 0; m < 2; ++m) std::printf("%-8s %14.6g %14.6g %14.6g\n", names[m], mean[m][0], mean[m][1], mean[m][2]);
+  for (int b = 0; b < 3; ++b) EXPECT_LT(mean[1][b], mean[0][b]) << bits_list[b] << "-bit";
+  EXPECT_EQ(gptq_wins, trials);
+}
+
+TEST(LayerQuantizer, ObjectiveMatchesDirectComputation) {
+  const Layer l = correlated_layer(16, 48, 7);
+  const auto q = run(l, opts("gptq", 3, 16));
+  double direct = 0;
+  for (int64_t r = 0; r < l.rows; ++r)
+    for (int64_t i = 0; i < l.cols; ++i)
+      for (int64_t j = 0; j < l.cols; ++j)
+        direct += double(l.w[size_t(r * l.cols + i)] - q.dequant[size_t(r * l.cols + i)]) * l.h[size_t(i * l.cols + j)] *
+                  double(l.w[size_t(r * l.cols + j)] - q.dequant[size_t(r * l.cols + j)]);
+  EXPECT_NEAR(q.objective, direct, 1e-4 * direct);
+  EXPECT_EQ(q.n_groups, 3);
+  EXPECT_EQ(q.scales.size(), size_t(3 * 16));
+}
+
+TEST(LayerQuantizer, DequantIsScaleTimesCodeMinusZeroInOriginalOrder) {
+  const Layer l = correlated_layer(8, 64, 3);
+  auto o = opts("gptq", 4, 16);
+  o.act_order = true;
+  const auto q = run(l, o);
+  ASSERT_EQ(q.perm.size(), size_t(64));
+  for (int64_t r = 0; r < l.rows; ++r)
+    for (int64_t c = 0; c < l.cols; ++c) {
+      const size_t g = size_t(q.g_idx[size_t(c)]);
+      const float s = q.scales[g * size_t(l.rows) + size_t(r)], z = q.zeros[g * size_t(l.rows) + size_t(r)];
+      EXPECT_EQ(q.dequant[size_t(r * l.cols + c)], s * (float(q.codes[size_t(r * l.cols + c)]) - z));
+    }
+}
+
+TEST(ActOrder, StableDescendingPermutation) {
+  const std::vector<float> h = {1, 0, 0, 0, 0, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2};
+  const auto perm = sq::act_order_permutation(h.data(), 4, 4);
+  EXPECT_EQ(perm, (std::vector<int32_t>{1, 3, 0, 2}));
+  EXPECT_EQ(sq::invert_permutation(perm), (std::vector<int32_t>{2, 0, 3, 1}));
+}
+
+TEST(MinMaxAffineGrid, ReferenceConventions) {
+  // Row 0 all zero (degenerate: range [-1, 1]); row 1 positive only; row 2 mixed.
+  const std::vector<float> w = {0, 0, 0, 0, 1, 2, 3, 4, -1, 0.5f, 2, -0.25f};
+  sq::MinMaxAffineGrid asym(2, false), sym(2, true);
+  sq::QuantizedLayer a, s;
+  asym.fit(w.data(), 4, 3, 4, nullptr)->store(a);
+  sym.fit(w.data(), 4, 3, 4, nullptr)->store(s);
+  EXPECT_FLOAT_EQ(a.scales[0], 2.0f / 3);
+  EXPECT_FLOAT_EQ(a.zeros[0], 2);  // round(1.5) = 2 (half to even)
+  EXPECT_FLOAT_EQ(a.scales[1], 4.0f / 3);
+  EXPECT_FLOAT_EQ(a.zeros[1], 0);
+  EXPECT_FLOAT_EQ(a.scales[2], 1.0f);
+  EXPECT_FLOAT_EQ(a.zeros[2], 1);
+  // sym: zero = (maxq + 1) / 2 = 2; a row without negatives keeps xmin = 0 (as the reference does).
+  EXPECT_FLOAT_EQ(s.zeros[1], 2);
+  EXPECT_FLOAT_EQ(s.scales[1], 4.0f / 3);
+  EXPECT_FLOAT_EQ(s.scales[2], 4.0f / 3);
+  const float col[3] = {0.0f, 4.0f, -1.0f};
+  uint8_t codes[3];
+  float values[3];
+  sym.fit(w.data(), 4, 3, 4, nullptr)->quantize_column(col, 3, codes, values);
+  EXPECT_EQ(codes[1], 3);  // clamped at maxq
+  EXPECT_FLOAT_EQ(values[1], 4.0f / 3);
+}
+
+TEST(LayerQuantizer, NonPositiveDefiniteHessianRaisesDamping) {
+  // Indefinite (eigenvalues -0.05 and 2.05) but fixable: damp 0.01 fails, 0.1 succeeds.
+  Layer l{4, 2, {0.1f, -0.2f, 0.3f, 0.05f, -0.4f, 0.2f, 0.15f, 0.25f}, {1.0f, 1.05f, 1.05f, 1.0f}};
+  std::vector<std::string> logged;
+  sq::Logger log;
+  log.fn = [](int32_t, const char* m, void* u) { static_cast<std::vector<std::string>*>(u)->push_back(m); };
+  log.user_data = &logged;
+  const auto q = sq::quantize_layer(sq::default_cpu_backend(), l.w.data(), 4, 2, l.h.data(), opts("gptq", 4), log);
+  EXPECT_DOUBLE_EQ(q.damp_used, 0.1);
+  ASSERT_FALSE(logged.empty());
+  EXPECT_NE(logged[0].find("not positive definite"), std::string::npos);
+
+  // Hopeless: singular even with damp 1.0 -> SQ_ERR_NUMERIC, no crash.
+  Layer bad{2, 2, {0.1f, 0.2f, 0.3f, 0.4f}, {1.0f, 2.0f, 2.0f, 1.0f}};
+  const auto e = expect_error([&] { run(bad, opts("gptq", 4)); });
+  EXPECT_EQ(e.code(), SQ_ERR_NUMERIC);
+  EXPECT_NE(std::string(e.what()).find("not positive definite even with damp 1"), std::string::npos) << e.what();
+}
+
+TEST(LayerQuantizer, DeadInputsAndZeroColumns) {
+  Layer l = correlated_layer(8, 32, 9);
+  for (int64_t j : {0, 17}) {
+    for (int64_t k = 0; k < l.cols; ++k) l.h[size_t(j * l.cols + k)] = l.h[size_t(k * l.cols + j)] = 0.0f;
+  }
+  for (int64_t r = 0; r < l.rows; ++r) l.w[size_t(r * l.cols + 5)] = 0.0f;  // an all-zero weight column
+  const auto q = run(l, opts("gptq", 4, 16));
+  for (int64_t r = 0; r < l.rows; ++r) {
+    EXPECT_EQ(q.dequant[size_t(r * l.cols + 0)], 0.0f);
+    EXPECT_EQ(q.dequant[size_t(r * l.cols + 17)], 0.0f);
+    EXPECT_EQ(q.dequant[size_t(r * l.cols + 5)], 0.0f);  // 0 is always on a min-max grid
+  }
+  EXPECT_TRUE(std::isfinite(q.objective));
+  // An all-zero layer and an all-zero H (every input dead) still quantize: to zeros.
+  Layer zero{3, 4, std::vector<float>(12, 0.0f), std::vector<float>(16, 0.0f)};
+  const auto z = run(zero, opts("gptq", 2));
+  for (float v : z.dequant) EXPECT_EQ(v, 0.0f);
+}
+
+TEST(LayerQuantizer, NonFiniteInputsNameTheirPlace) {
+  Layer l = correlated_layer(4, 8, 2);
+  l.w[size_t(1 * 8 + 6)] = std::numeric_limits<float>::infinity();
+  auto e = expect_error([&] { run(l, opts("gptq", 4)); });
+  EXPECT_EQ(e.code(), SQ_ERR_NUMERIC);
+  EXPECT_NE(std::string(e.what()).find("W[1, 6] is infinite"), std::string::npos) << e.what();
+  l = correlated_layer(4, 8, 2);
+  l.h[size_t(3 * 8 + 2)] = std::nanf("");
+  e = expect_error([&] { run(l, opts("gptq", 4)); });
+  EXPECT_NE(std::string(e.what()).find("H[3, 2] is NaN"), std::string::npos) << e.what();
+}
+
+TEST(LayerQuantizer, OptionValidationMessages) {
+  const Layer l = correlated_layer(4, 8, 2);
+  auto o = opts("gptq", 5);
+  EXPECT_STREQ(expect_error([&] { run(l, o); }).what(), "bits must be 2, 3, 4 or 8; got 5");
+  o = opts("gptq", 4, 0);
+  EXPECT_NE(std::string(expect_error([&] { run(l, o); }).what()).find("group_size"), std::string::npos);
+  sq::QuantizeOptions s;
+  EXPECT_NE(std::string(expect_error([&] { sq::set_option(s, "bitz", "4"); }).what()).find("unknown layer option 'bitz'"),
+            std::string::npos);
+  EXPECT_NE(std::string(expect_error([&] { sq::set_option(s, "damp", "abc"); }).what()).find("'damp' must be a finite number"),
+            std::string::npos);
+  sq::set_option(s, "act_order", "true");
+  EXPECT_TRUE(s.act_order);
+  // Data-free RTN works; GPTQ without H is a clear error.
+  EXPECT_NO_THROW(sq::quantize_layer(sq::default_cpu_backend(), l.w.data(), 4, 8, nullptr, opts("rtn", 4), sq::null_logger()));
+  const auto e = expect_error(
+      [&] { sq::quantize_layer(sq::default_cpu_backend(), l.w.data(), 4, 8, nullptr, opts("gptq", 4), sq::null_logger()); });
+  EXPECT_EQ(e.code(), SQ_ERR_INVALID_ARGUMENT);
+}
+
+TEST(ColumnImportance, BothDefinitionsAreSaneOnIdentity) {
+  // H = I: U = I, diag(H^-1) = 1: every column equally important under both definitions.
+  std::vector<float> u = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  for (auto kind : {sq::ImportanceKind::CholeskyDiagonal, sq::ImportanceKind::InverseDiagonal}) {
+    const auto s = sq::column_importance(u.data(), 3, kind, 4.0);
+    ASSERT_EQ(s.size(), 3u);
+    for (float v : s) EXPECT_FLOAT_EQ(v, 1.0f);
+  }
+  // A column with a smaller inverse diagonal matters more.
+  std::vector<float> u2 = {2, 0, 0, 0, 1, 0, 0, 0, 0.5f};
+  const auto s = sq::column_importance(u2.data(), 3, sq::ImportanceKind::InverseDiagonal, 4.0);
+  EXPECT_LT(s[0], s[1]);
+  EXPECT_LT(s[1], s[2]);
+  EXPECT_FLOAT_EQ(s[2], 1.0f);
+}
