@@ -1,14 +1,78 @@
 /*
  * streamquant C API: the streaming quantization job.
+ *
+ * A job quantizes an opened model one transformer block at a time:
+ *   sq_job_create -> sq_job_set_option (...) -> calibration -> sq_job_run (or sq_job_step in a loop)
+ *   -> sq_job_write (any number of times, any format) -> sq_job_free.
+ * Options (keys and values are strings; unknown keys or bad values are SQ_ERR_INVALID_ARGUMENT):
+ *   method            rtn | gptq | leanquant | leanquant-affine   (default gptq)
+ *   bits              2 | 3 | 4 | 8                               (default 4)
+ *   group_size        -1 (per-channel) or a multiple of 8         (default 128)
+ *   sym, act_order    true | false                                (default false)
+ *   damp              relative Hessian damping                    (default 0.01)
+ *   exponent          LeanQuant importance exponent               (default 4)
+ *   nsamples, seqlen  calibration samples cut from a token stream (default 128, 2048)
+ *   seed              sampling seed                               (default 0)
+ *   activation_dtype  fp32 | fp16 | bf16: how activations are held between blocks (default fp32)
+ *   checkpoint_dir    directory for the resume checkpoint (default: none, a private temporary one)
+ *   resume            true: continue from checkpoint_dir when it matches this job (default false)
+ * Options and calibration are frozen by the first sq_job_step / sq_job_run.
  */
 #ifndef STREAMQUANT_SQ_JOB_H
 #define STREAMQUANT_SQ_JOB_H
 
 #include "sq_core.h"
+#include "sq_model.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+typedef struct sq_job sq_job;
+
+/** Progress after each block: blocks done, block count, seconds elapsed, estimated seconds left.
+ *  Return non-zero to cancel: the step/run call then fails with SQ_ERR_CANCELLED and writes nothing. */
+typedef int32_t (*sq_progress_fn)(int64_t blocks_done, int64_t block_count, double elapsed_s, double eta_s,
+                                  void *user_data);
+
+/** Receives the packed tensors of each quantized layer as soon as its block is done (GPTQ layout for
+ *  affine grids: qweight, qzeros, scales, g_idx; LUT layout for lookup-table grids: qweight,
+ *  lookup_table). `data` is valid only during the call. */
+typedef void (*sq_tensor_sink_fn)(const char *name, int32_t dtype, int32_t ndim, const int64_t *dims,
+                                  const void *data, size_t nbytes, void *user_data);
+
+/** Create a job on an opened model (which must outlive the job). */
+SQ_API sq_error *sq_job_create(sq_job **out, sq_model *model);
+SQ_API void sq_job_free(sq_job *job);
+
+/** Set one option (see above). */
+SQ_API sq_error *sq_job_set_option(sq_job *job, const char *key, const char *value);
+
+/** Calibration samples given exactly: n_seqs rows of seq_len token ids (copied). */
+SQ_API sq_error *sq_job_set_calibration_tokens(sq_job *job, const int32_t *tokens, size_t n_seqs, size_t seq_len);
+
+/** Calibration from a file: a token file (.npy int32/int64, or raw little-endian uint32 with extension
+ *  .bin/.tokens) or UTF-8 text tokenized with the model's tokenizer; nsamples x seqlen windows are then
+ *  cut at seeded random offsets. */
+SQ_API sq_error *sq_job_set_calibration_file(sq_job *job, const char *path_utf8);
+
+SQ_API sq_error *sq_job_set_progress(sq_job *job, sq_progress_fn fn, void *user_data);
+SQ_API sq_error *sq_job_set_tensor_sink(sq_job *job, sq_tensor_sink_fn fn, void *user_data);
+
+/** Same as the "checkpoint_dir" and "resume" options. */
+SQ_API sq_error *sq_job_set_checkpoint_dir(sq_job *job, const char *dir_utf8, int32_t resume);
+
+/** Quantize exactly one block; *out_done becomes 1 when every block is done (out_done may be NULL). */
+SQ_API sq_error *sq_job_step(sq_job *job, int32_t *out_done);
+/** Quantize every remaining block. */
+SQ_API sq_error *sq_job_run(sq_job *job);
+/** Blocks done so far and the block count (either pointer may be NULL). */
+SQ_API sq_error *sq_job_progress(const sq_job *job, int64_t *done_out, int64_t *count_out);
+
+/** Write the result to `out_dir` as "gptq", "lut" or "sq". Needs a finished job (else SQ_ERR_STATE).
+ *  Atomic: the directory is complete when this returns NULL and absent otherwise; an existing
+ *  non-empty directory is refused. */
+SQ_API sq_error *sq_job_write(sq_job *job, const char *out_dir_utf8, const char *format);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,253 @@
+#include "pipeline/job.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "model/llama_block.hpp"
+#include "pipeline/hessian.hpp"
+#include "pipeline/layer_codec.hpp"
+#include "pipeline/quantize_call.hpp"
+#include "pipeline/spool.hpp"
+#include "util/atomic_output.hpp"
+#include "util/error.hpp"
+
+namespace sq {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kStateFile = "state.json";
+constexpr LinearGroup kGroupOrder[] = {LinearGroup::QKV, LinearGroup::O, LinearGroup::GateUp, LinearGroup::Down};
+
+struct Fnv1a {
+  uint64_t h = 1469598103934665603ull;
+  void add(const void* data, size_t n) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  }
+  void add(const std::string& s) {
+    add(s.data(), s.size());
+    add("\0", 1);
+  }
+};
+
+std::string activations_path(const std::string& dir, int64_t block) {
+  char name[64];
+  std::snprintf(name, sizeof name, "activations_%05lld.bin", static_cast<long long>(block));
+  return dir + "/" + name;
+}
+
+std::string make_private_dir() {
+  std::string templ = (fs::temp_directory_path() / "streamquant-job-XXXXXX").string();
+  if (::mkdtemp(templ.data()) == nullptr)
+    throw_error(SQ_ERR_IO, "cannot create a temporary work directory under '", fs::temp_directory_path().string(), "'");
+  return templ;
+}
+
+// Remove what an earlier (different) run left in a checkpoint directory; other files are left alone.
+void clear_checkpoint(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n == kStateFile || n.rfind("block_", 0) == 0 || n.rfind("activations_", 0) == 0) fs::remove(e.path(), ec);
+  }
+}
+
+}  // namespace
+
+Job::Job(Backend& be, const Logger& log, const ModelFiles& model) : be_(be), log_(log), model_(model) {
+  if (!model_.config)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "model '", model_.path,
+                "' has no config.json: quantization needs the architecture description");
+  if (!model_.weights) throw_error(SQ_ERR_INVALID_ARGUMENT, "model '", model_.path, "' has no weights");
+}
+
+Job::~Job() {
+  if (own_work_dir_) {
+    std::error_code ec;
+    fs::remove_all(work_dir_, ec);
+  }
+}
+
+void Job::set_calibration_samples(CalibrationSet set) {
+  if (started_) throw_error(SQ_ERR_STATE, "calibration data must be set before the job's first step");
+  calib_ = std::move(set);
+  stream_.clear();
+}
+
+void Job::set_calibration_stream(std::vector<int32_t> stream, std::string source) {
+  if (started_) throw_error(SQ_ERR_STATE, "calibration data must be set before the job's first step");
+  stream_ = std::move(stream);
+  stream_source_ = std::move(source);
+  calib_.reset();
+}
+
+std::vector<std::string> Job::spool_files() const {
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < next_block_; ++i) out.push_back(spool_block_path(work_dir_, i));
+  return out;
+}
+
+std::string Job::fingerprint() const {
+  Fnv1a f;
+  f.add(std::to_string(kSqFormatVersion));
+  f.add(config().raw.dump());
+  for (const auto& t : model_.weights->tensors()) {
+    f.add(t.name);
+    f.add(&t.dtype, sizeof t.dtype);
+    for (int64_t d : t.shape) f.add(&d, sizeof d);
+  }
+  f.add(opts_.canonical());
+  f.add(be_.name());
+  f.add(calib_->tokens.data(), calib_->tokens.size() * sizeof(int32_t));
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(f.h));
+  return hex;
+}
+
+void Job::start() {
+  const ModelConfig& cfg = config();
+  if (!calib_) {
+    if (stream_.empty())
+      throw_error(SQ_ERR_STATE, "the job has no calibration data: set calibration tokens or a calibration file first");
+    calib_ = sample_calibration(stream_, opts_.nsamples, opts_.seqlen, opts_.seed, cfg.vocab_size, stream_source_);
+    stream_.clear();
+    stream_.shrink_to_fit();
+  }
+  if (calib_->seq_len > cfg.max_position_embeddings && cfg.max_position_embeddings > 0)
+    log_.warn("calibration sequences of ", calib_->seq_len, " tokens exceed the model's max_position_embeddings ",
+              cfg.max_position_embeddings);
+
+  if (opts_.checkpoint_dir.empty()) {
+    if (opts_.resume) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'resume' needs option 'checkpoint_dir'");
+    work_dir_ = make_private_dir();
+    own_work_dir_ = true;
+  } else {
+    work_dir_ = opts_.checkpoint_dir;
+    std::error_code ec;
+    fs::create_directories(work_dir_, ec);
+    if (ec) throw_error(SQ_ERR_IO, "checkpoint directory '", work_dir_, "': ", ec.message());
+  }
+  acts_ = std::make_unique<ActivationStore>(calib_->n_samples, calib_->seq_len, cfg.hidden_size,
+                                            opts_.activation_dtype);
+  const std::string fp = fingerprint();
+  const std::string state_path = work_dir_ + "/" + kStateFile;
+  bool resumed = false;
+  if (opts_.resume && fs::exists(state_path)) {
+    const auto state = nlohmann::json::parse(read_file(state_path), nullptr, false);
+    if (state.is_discarded() || !state.contains("fingerprint") || !state.contains("next_block"))
+      throw_error(SQ_ERR_FORMAT, "checkpoint file '", state_path, "' is malformed");
+    if (state["fingerprint"].get<std::string>() != fp)
+      throw_error(SQ_ERR_STATE, "checkpoint in '", work_dir_,
+                  "' was made with a different model, options or calibration data (fingerprint ",
+                  state["fingerprint"].get<std::string>(), ", this job ", fp, "); remove it or drop --resume");
+    next_block_ = state["next_block"].get<int64_t>();
+    if (next_block_ < 0 || next_block_ > num_blocks())
+      throw_error(SQ_ERR_FORMAT, "checkpoint file '", state_path, "': next_block ", next_block_, " outside [0, ",
+                  num_blocks(), "]");
+    for (int64_t i = 0; i < next_block_; ++i)
+      if (!fs::exists(spool_block_path(work_dir_, i)))
+        throw_error(SQ_ERR_FORMAT, "checkpoint in '", work_dir_, "' lacks '", spool_block_path(work_dir_, i), "'");
+    if (next_block_ < num_blocks()) acts_->load(activations_path(work_dir_, next_block_));
+    resumed = true;
+    log_.info("resuming from checkpoint '", work_dir_, "' at block ", next_block_, "/", num_blocks());
+  }
+  if (!resumed) {
+    clear_checkpoint(work_dir_);
+    std::vector<float> buf(size_t(acts_->sample_floats()));
+    for (int64_t s = 0; s < calib_->n_samples; ++s) {
+      embed_tokens(*model_.weights, cfg, calib_->sample(s), calib_->seq_len, buf.data());
+      acts_->put(s, buf.data());
+    }
+    next_block_ = 0;
+  }
+  started_ = true;
+  first_block_this_run_ = next_block_;
+  t0_ = std::chrono::steady_clock::now();
+}
+
+void Job::quantize_block(int64_t block) {
+  const ModelConfig& cfg = config();
+  const int64_t seq = calib_->seq_len;
+  BlockWeights w = load_block_weights(*model_.weights, cfg, block);
+  const RopeTables rope = make_rope_tables(cfg, seq);
+  std::vector<float> hidden(size_t(acts_->sample_floats()));
+  std::vector<std::pair<std::string, QuantizedLayer>> results;
+
+  for (LinearGroup group : kGroupOrder) {
+    std::unique_ptr<HessianAccumulator> acc;
+    const CaptureFn capture = [&](LinearGroup g, const float* x, int64_t tokens, int64_t in_features) {
+      if (g != group) return;
+      if (!acc) acc = std::make_unique<HessianAccumulator>(in_features);
+      acc->add(be_, x, tokens, 1);
+    };
+    for (int64_t s = 0; s < calib_->n_samples; ++s) {
+      acts_->get(s, hidden.data());
+      block_forward(be_, cfg, w, rope, hidden.data(), seq, &capture, group);
+    }
+    if (!acc) throw_error(SQ_ERR_INTERNAL, "block ", block, ": the forward pass never captured a linear group's input");
+    const int64_t cols = acc->features();
+    for (const std::string& name : linear_names(group)) {
+      std::vector<float>& weight = w.linear(name);
+      const std::string prefix = cfg.layer_prefix(block) + name;
+      if (cols <= 0 || weight.size() % size_t(cols) != 0)
+        throw_error(SQ_ERR_FORMAT, "tensor '", prefix, ".weight' has ", weight.size(), " elements, not a multiple of ",
+                    cols, " input features");
+      const int64_t rows = int64_t(weight.size()) / cols;
+      QuantizedLayer q = quantize_linear(be_, weight.data(), rows, cols, acc->matrix().data(), opts_, log_);
+      if (q.dequant.size() != weight.size())
+        throw_error(SQ_ERR_INTERNAL, "quantizer returned ", q.dequant.size(), " weights for '", prefix, "' (", rows,
+                    "x", cols, ")");
+      weight = q.dequant;  // later groups see this layer quantized (true-sequential)
+      log_.debug(prefix, ": objective ", q.objective, ", damp ", q.damp_used);
+      results.emplace_back(prefix, std::move(q));
+    }
+  }
+  // The quantized block's outputs are the next block's inputs.
+  for (int64_t s = 0; s < calib_->n_samples; ++s) {
+    acts_->get(s, hidden.data());
+    block_forward(be_, cfg, w, rope, hidden.data(), seq);
+    acts_->put(s, hidden.data());
+  }
+  write_spool_block(spool_block_path(work_dir_, block), results);
+  if (sink_)
+    for (const auto& [prefix, q] : results) sink_(prefix, q);
+}
+
+void Job::save_checkpoint() {
+  if (own_work_dir_) return;  // no checkpoint asked for: the spool alone is kept
+  if (next_block_ < num_blocks()) acts_->save(activations_path(work_dir_, next_block_));
+  const nlohmann::json state = {{"fingerprint", fingerprint()}, {"next_block", next_block_},
+                                {"num_blocks", num_blocks()}, {"format_version", kSqFormatVersion}};
+  write_file_atomic(work_dir_ + "/" + kStateFile, state.dump(2));
+  std::error_code ec;
+  fs::remove(activations_path(work_dir_, next_block_ - 1), ec);  // superseded
+}
+
+bool Job::step() {
+  if (!started_) start();
+  if (done()) return true;
+  const int64_t block = next_block_;
+  quantize_block(block);
+  next_block_ = block + 1;
+  save_checkpoint();
+  if (progress_) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    const int64_t done_now = next_block_ - first_block_this_run_;
+    const double eta = done_now > 0 ? elapsed / double(done_now) * double(num_blocks() - next_block_) : 0.0;
+    if (progress_(next_block_, num_blocks(), elapsed, eta) != 0)
+      throw_error(SQ_ERR_CANCELLED, "quantization cancelled by the progress callback after block ", next_block_, "/",
+                  num_blocks());
+  }
+  return done();
+}
+
+void Job::run() {
+  while (!step()) {
+  }
+}
+
+}  // namespace sq

@@ -1,0 +1,172 @@
+#include "pipeline/layer_codec.hpp"
+
+#include <cstring>
+
+#include <zstd.h>
+
+#include "pipeline/bit_packing.hpp"
+#include "util/error.hpp"
+
+namespace sq {
+namespace {
+
+constexpr int kZstdLevel = 3;  // single-threaded zstd is deterministic: equal inputs give equal frames
+
+std::vector<uint8_t> compress(const void* data, size_t n) {
+  std::vector<uint8_t> out(ZSTD_compressBound(n));
+  const size_t got = ZSTD_compress(out.data(), out.size(), data, n, kZstdLevel);
+  if (ZSTD_isError(got)) throw_error(SQ_ERR_INTERNAL, "zstd compression failed: ", ZSTD_getErrorName(got));
+  out.resize(got);
+  return out;
+}
+
+std::vector<uint8_t> decompress(const uint8_t* frame, size_t n, size_t expected, const std::string& what) {
+  const unsigned long long size = ZSTD_getFrameContentSize(frame, n);
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size != expected)
+    throw_error(SQ_ERR_FORMAT, "sq payload '", what, "': zstd frame does not hold the expected ", expected, " bytes");
+  std::vector<uint8_t> out(expected);
+  const size_t got = ZSTD_decompress(out.data(), out.size(), frame, n);
+  if (ZSTD_isError(got) || got != expected)
+    throw_error(SQ_ERR_FORMAT, "sq payload '", what, "': corrupt zstd frame (",
+                ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short", ")");
+  return out;
+}
+
+template <typename T>
+void add_payload(EncodedLayer& enc, const std::string& part, const std::vector<T>& v) {
+  enc.payloads.push_back({part, compress(v.data(), v.size() * sizeof(T))});
+  enc.scheme["payloads"][part] = {{"raw_bytes", v.size() * sizeof(T)}};
+}
+
+template <typename T>
+std::vector<T> fetch_array(const nlohmann::json& scheme, const PayloadFetch& fetch, const std::string& part,
+                           size_t count, const std::string& name) {
+  const auto& info = scheme.at("payloads").at(part);
+  const size_t raw = info.at("raw_bytes").get<size_t>();
+  if (raw != count * sizeof(T))
+    throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': payload '", part, "' holds ", raw, " bytes, expected ",
+                count * sizeof(T));
+  auto [ptr, n] = fetch(part);
+  auto bytes = decompress(ptr, n, raw, name + kSqPayloadInfix + part);
+  std::vector<T> out(count);
+  if (raw) std::memcpy(out.data(), bytes.data(), raw);
+  return out;
+}
+
+}  // namespace
+
+int64_t group_of_column(const QuantizedLayer& layer, int64_t k) {
+  if (!layer.g_idx.empty()) return layer.g_idx[size_t(k)];
+  return layer.group_size > 0 ? k / layer.group_size : 0;
+}
+
+std::vector<float> decode_weights(const QuantizedLayer& l) {
+  std::vector<float> w(size_t(l.rows * l.cols));
+  const int64_t levels = int64_t(1) << l.bits;
+  for (int64_t k = 0; k < l.cols; ++k) {
+    const int64_t g = group_of_column(l, k);
+    if (g < 0 || g >= l.n_groups)
+      throw_error(SQ_ERR_FORMAT, "quantized layer: column ", k, " is in group ", g, ", outside [0, ", l.n_groups, ")");
+    for (int64_t n = 0; n < l.rows; ++n) {
+      const uint8_t code = l.codes[size_t(n * l.cols + k)];
+      float v;
+      if (l.grid == GridKind::Lut) {
+        v = l.lut[size_t((g * l.rows + n) * levels + code)];
+      } else {
+        const size_t p = size_t(g * l.rows + n);
+        v = l.scales[p] * (float(code) - l.zeros[p]);
+      }
+      w[size_t(n * l.cols + k)] = v;
+    }
+  }
+  return w;
+}
+
+EncodedLayer encode_layer(const QuantizedLayer& l) {
+  const size_t numel = size_t(l.rows * l.cols);
+  if (l.codes.size() != numel)
+    throw_error(SQ_ERR_INTERNAL, "sq encode: layer has ", l.codes.size(), " codes for ", l.rows, "x", l.cols);
+  EncodedLayer enc;
+  enc.scheme = {{"format", kSqFormatName}, {"version", kSqFormatVersion},
+                {"rows", l.rows},           {"cols", l.cols},
+                {"bits", l.bits},           {"group_size", l.group_size},
+                {"n_groups", l.n_groups},   {"sym", l.sym},
+                {"grid", l.grid == GridKind::Lut ? "lut" : "affine"},
+                {"transform", l.perm.empty() ? "none" : "act-order"},
+                {"method", l.method},       {"objective", l.objective},
+                {"damp_used", l.damp_used}, {"payloads", nlohmann::json::object()}};
+  add_payload(enc, "codes", pack_bitstream(l.codes.data(), numel, l.bits));
+  if (l.grid == GridKind::Lut) {
+    add_payload(enc, "lut", l.lut);
+  } else {
+    add_payload(enc, "scales", l.scales);
+    add_payload(enc, "zeros", l.zeros);
+  }
+  if (!l.g_idx.empty()) add_payload(enc, "g_idx", l.g_idx);
+  if (!l.perm.empty()) add_payload(enc, "perm", l.perm);
+  if (!l.dequant.empty()) {
+    const auto decoded = decode_weights(l);
+    std::vector<int64_t> fix_idx;
+    std::vector<float> fix_val;
+    for (size_t i = 0; i < numel; ++i)
+      if (std::memcmp(&decoded[i], &l.dequant[i], sizeof(float)) != 0) {
+        fix_idx.push_back(int64_t(i));
+        fix_val.push_back(l.dequant[i]);
+      }
+    if (!fix_idx.empty()) {
+      add_payload(enc, "fix_idx", fix_idx);
+      add_payload(enc, "fix_val", fix_val);
+    }
+  }
+  return enc;
+}
+
+QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fetch, const std::string& name) {
+  try {
+    if (scheme.at("version").get<int>() > kSqFormatVersion)
+      throw_error(SQ_ERR_UNSUPPORTED, "sq layer '", name, "': format version ", scheme.at("version").get<int>(),
+                  " is newer than this library's ", kSqFormatVersion);
+    QuantizedLayer l;
+    l.rows = scheme.at("rows").get<int64_t>();
+    l.cols = scheme.at("cols").get<int64_t>();
+    l.bits = scheme.at("bits").get<int>();
+    l.group_size = scheme.at("group_size").get<int64_t>();
+    l.n_groups = scheme.at("n_groups").get<int64_t>();
+    l.sym = scheme.at("sym").get<bool>();
+    l.grid = scheme.at("grid").get<std::string>() == "lut" ? GridKind::Lut : GridKind::Affine;
+    l.method = scheme.value("method", "");
+    l.objective = scheme.value("objective", 0.0);
+    l.damp_used = scheme.value("damp_used", 0.0);
+    if (l.rows <= 0 || l.cols <= 0 || l.bits < 1 || l.bits > 8 || l.n_groups <= 0 || l.n_groups > l.cols)
+      throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': invalid shape or bits in scheme ", scheme.dump());
+    const size_t numel = size_t(l.rows * l.cols);
+    const auto packed = fetch_array<uint8_t>(scheme, fetch, "codes", (numel * size_t(l.bits) + 7) / 8, name);
+    l.codes = unpack_bitstream(packed.data(), packed.size(), numel, l.bits);
+    const size_t params = size_t(l.n_groups * l.rows);
+    if (l.grid == GridKind::Lut) {
+      l.lut = fetch_array<float>(scheme, fetch, "lut", params << l.bits, name);
+    } else {
+      l.scales = fetch_array<float>(scheme, fetch, "scales", params, name);
+      l.zeros = fetch_array<float>(scheme, fetch, "zeros", params, name);
+    }
+    const auto& payloads = scheme.at("payloads");
+    if (payloads.contains("g_idx")) l.g_idx = fetch_array<int32_t>(scheme, fetch, "g_idx", size_t(l.cols), name);
+    if (payloads.contains("perm")) l.perm = fetch_array<int32_t>(scheme, fetch, "perm", size_t(l.cols), name);
+    l.dequant = decode_weights(l);
+    if (payloads.contains("fix_idx")) {
+      const size_t nfix = payloads.at("fix_idx").at("raw_bytes").get<size_t>() / sizeof(int64_t);
+      const auto idx = fetch_array<int64_t>(scheme, fetch, "fix_idx", nfix, name);
+      const auto val = fetch_array<float>(scheme, fetch, "fix_val", nfix, name);
+      for (size_t i = 0; i < nfix; ++i) {
+        if (idx[i] < 0 || size_t(idx[i]) >= numel)
+          throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': fix index ", idx[i], " outside ", numel, " elements");
+        l.dequant[size_t(idx[i])] = val[i];
+      }
+    }
+    return l;
+  } catch (const nlohmann::json::exception& e) {
+    throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': malformed scheme: ", e.what());
+  }
+}
+
+}  // namespace sq

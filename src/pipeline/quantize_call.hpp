@@ -1,0 +1,16 @@
+// The one place the pipeline calls into quant/: maps job options onto the quantizer's options.
+#pragma once
+#include <cstdint>
+
+#include "backend/backend.hpp"
+#include "pipeline/job_options.hpp"
+#include "quant/quantized_layer.hpp"
+#include "util/log.hpp"
+
+namespace sq {
+
+// W [rows, cols] fp32; H [cols, cols] the layer's input Hessian (unused by data-free methods).
+QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_t cols, const float* H,
+                               const JobOptions& opts, const Logger& log);
+
+}  // namespace sq

@@ -1,0 +1,178 @@
+// GPTQ and LUT checkpoints (FORMATS.md): both pack codes into qweight with the GPTQ bit layout.
+#include <cmath>
+#include <cstring>
+
+#include "io/safetensors_writer.hpp"
+#include "pipeline/bit_packing.hpp"
+#include "pipeline/spool.hpp"
+#include "pipeline/writer.hpp"
+#include "util/atomic_output.hpp"
+#include "util/error.hpp"
+#include "util/half.hpp"
+
+namespace sq {
+namespace {
+
+template <typename T>
+PackedTensor make_tensor(std::string name, DType dtype, std::vector<int64_t> shape, const std::vector<T>& v) {
+  PackedTensor t{std::move(name), dtype, std::move(shape), {}};
+  t.bytes.resize(v.size() * sizeof(T));
+  if (!v.empty()) std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  return t;
+}
+
+std::vector<uint16_t> to_f16(const std::vector<float>& v, const std::string& what) {
+  std::vector<uint16_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i]) || std::fabs(v[i]) > 65504.0f)
+      throw_error(SQ_ERR_NUMERIC, "tensor '", what, "': value ", v[i], " does not fit fp16");
+    out[i] = float_to_half(v[i]);
+  }
+  return out;
+}
+
+bool needs_v2(const QuantizedLayer& l) {
+  for (float z : l.zeros)
+    if (z < 1.0f) return true;  // v1 stores z - 1: a zero point of 0 cannot be represented
+  return false;
+}
+
+struct LayerShapes {
+  int64_t rows, cols, bits, n_groups;
+  std::string grid;
+};
+
+LayerShapes shapes_of(const nlohmann::json& s) {
+  return {s.at("rows").get<int64_t>(), s.at("cols").get<int64_t>(), s.at("bits").get<int64_t>(),
+          s.at("n_groups").get<int64_t>(), s.at("grid").get<std::string>()};
+}
+
+nlohmann::json base_quant_config(const JobOptions& o) {
+  return {{"bits", o.bits},         {"group_size", o.group_size}, {"desc_act", o.act_order},
+          {"sym", o.sym},           {"damp_percent", o.damp},     {"true_sequential", true},
+          {"static_groups", false}, {"quantizer", "streamquant"}, {"method", o.method}};
+}
+
+}  // namespace
+
+std::vector<PackedTensor> pack_gptq_layer(const std::string& prefix, const QuantizedLayer& l, bool v1) {
+  if (l.grid != GridKind::Affine)
+    throw_error(SQ_ERR_UNSUPPORTED, "layer '", prefix,
+                "' uses a lookup-table grid, which the GPTQ format cannot hold: use format 'lut' or 'sq'");
+  std::vector<uint32_t> z(l.zeros.size());
+  for (size_t i = 0; i < z.size(); ++i) {
+    const long zi = std::lround(l.zeros[i]) - (v1 ? 1 : 0);
+    if (zi < 0 || zi >= (1L << l.bits))
+      throw_error(SQ_ERR_NUMERIC, "layer '", prefix, "': zero point ", l.zeros[i], " outside the ", l.bits, "-bit range");
+    z[i] = uint32_t(zi);
+  }
+  std::vector<int32_t> g_idx = l.g_idx;
+  if (g_idx.empty())
+    for (int64_t k = 0; k < l.cols; ++k) g_idx.push_back(int32_t(l.group_size > 0 ? k / l.group_size : 0));
+  std::vector<PackedTensor> out;
+  out.push_back(make_tensor(prefix + ".qweight", SQ_DTYPE_I32, {l.cols * l.bits / 32, l.rows},
+                            pack_qweight(l.codes.data(), l.rows, l.cols, l.bits)));
+  out.push_back(make_tensor(prefix + ".qzeros", SQ_DTYPE_I32, {l.n_groups, l.rows * l.bits / 32},
+                            pack_qzeros(z.data(), l.n_groups, l.rows, l.bits)));
+  out.push_back(make_tensor(prefix + ".scales", SQ_DTYPE_F16, {l.n_groups, l.rows}, to_f16(l.scales, prefix + ".scales")));
+  out.push_back(make_tensor(prefix + ".g_idx", SQ_DTYPE_I32, {l.cols}, g_idx));
+  return out;
+}
+
+std::vector<PackedTensor> pack_lut_layer(const std::string& prefix, const QuantizedLayer& l) {
+  if (l.n_groups != 1)
+    throw_error(SQ_ERR_UNSUPPORTED, "layer '", prefix, "' has ", l.n_groups,
+                " groups; the LUT format holds one table per row: use group_size -1 or format 'sq'");
+  const int64_t levels = int64_t(1) << l.bits;
+  std::vector<float> lut = l.lut;
+  if (l.grid == GridKind::Affine) {
+    lut.resize(size_t(l.rows * levels));
+    for (int64_t n = 0; n < l.rows; ++n)
+      for (int64_t c = 0; c < levels; ++c)
+        lut[size_t(n * levels + c)] = l.scales[size_t(n)] * (float(c) - l.zeros[size_t(n)]);
+  }
+  std::vector<PackedTensor> out;
+  out.push_back(make_tensor(prefix + ".qweight", SQ_DTYPE_I32, {l.cols * l.bits / 32, l.rows},
+                            pack_qweight(l.codes.data(), l.rows, l.cols, l.bits)));
+  out.push_back(make_tensor(prefix + ".lookup_table", SQ_DTYPE_F16, {l.rows, levels}, to_f16(lut, prefix + ".lookup_table")));
+  return out;
+}
+
+void write_gptq(const std::string& out_dir, const WriteRequest& req) {
+  // Pass 1: shapes, and whether every zero point fits the v1 convention.
+  bool v2 = false;
+  std::vector<std::pair<std::string, LayerShapes>> layers;
+  for (const auto& f : req.spool_files) {
+    for (const auto& [prefix, scheme] : list_sq_layers(f)) layers.emplace_back(prefix, shapes_of(scheme));
+    for_each_sq_layer(f, [&](const std::string&, const QuantizedLayer& l) { v2 |= needs_v2(l); });
+  }
+  std::vector<std::string> prefixes;
+  for (const auto& [p, s] : layers) prefixes.push_back(p);
+  const auto pass = pass_through_tensors(req, prefixes);
+
+  AtomicDir dir(out_dir);
+  {
+    SafetensorsWriter w(dir.tmp_path() + "/model.safetensors");
+    w.set_metadata("format", "pt");
+    declare_pass_through(w, req, pass);
+    for (const auto& [p, s] : layers) {
+      if (s.grid != "affine")
+        throw_error(SQ_ERR_UNSUPPORTED, "layer '", p,
+                    "' uses a lookup-table grid, which the GPTQ format cannot hold: use format 'lut' or 'sq'");
+      w.declare(p + ".qweight", SQ_DTYPE_I32, {s.cols * s.bits / 32, s.rows});
+      w.declare(p + ".qzeros", SQ_DTYPE_I32, {s.n_groups, s.rows * s.bits / 32});
+      w.declare(p + ".scales", SQ_DTYPE_F16, {s.n_groups, s.rows});
+      w.declare(p + ".g_idx", SQ_DTYPE_I32, {s.cols});
+    }
+    write_pass_through(w, req, pass);
+    for (const auto& f : req.spool_files)
+      for_each_sq_layer(f, [&](const std::string& prefix, const QuantizedLayer& l) {
+        for (const auto& t : pack_gptq_layer(prefix, l, !v2)) w.write(t.name, t.bytes.data(), t.bytes.size());
+      });
+    w.finish();
+  }
+  nlohmann::json qc = base_quant_config(req.options);
+  qc["quant_method"] = "gptq";
+  qc["checkpoint_format"] = v2 ? "gptq_v2" : "gptq";
+  write_model_side_files(dir.tmp_path(), req, qc, pass);
+  write_file_atomic(dir.tmp_path() + "/quantize_config.json", qc.dump(2) + "\n");
+  dir.commit();
+}
+
+void write_lut(const std::string& out_dir, const WriteRequest& req) {
+  std::vector<std::pair<std::string, LayerShapes>> layers;
+  for (const auto& f : req.spool_files)
+    for (const auto& [prefix, scheme] : list_sq_layers(f)) layers.emplace_back(prefix, shapes_of(scheme));
+  std::vector<std::string> prefixes;
+  for (const auto& [p, s] : layers) prefixes.push_back(p);
+  const auto pass = pass_through_tensors(req, prefixes);
+
+  AtomicDir dir(out_dir);
+  {
+    SafetensorsWriter w(dir.tmp_path() + "/model.safetensors");
+    w.set_metadata("format", "pt");
+    declare_pass_through(w, req, pass);
+    for (const auto& [p, s] : layers) {
+      if (s.n_groups != 1)
+        throw_error(SQ_ERR_UNSUPPORTED, "layer '", p, "' has ", s.n_groups,
+                    " groups; the LUT format holds one table per row: use group_size -1 or format 'sq'");
+      w.declare(p + ".qweight", SQ_DTYPE_I32, {s.cols * s.bits / 32, s.rows});
+      w.declare(p + ".lookup_table", SQ_DTYPE_F16, {s.rows, int64_t(1) << s.bits});
+    }
+    write_pass_through(w, req, pass);
+    for (const auto& f : req.spool_files)
+      for_each_sq_layer(f, [&](const std::string& prefix, const QuantizedLayer& l) {
+        for (const auto& t : pack_lut_layer(prefix, l)) w.write(t.name, t.bytes.data(), t.bytes.size());
+      });
+    w.finish();
+  }
+  nlohmann::json qc = base_quant_config(req.options);
+  qc["quant_method"] = "squeezellm";  // the per-row LUT layout SqueezeLLM loaders expect
+  qc["wbits"] = req.options.bits;
+  qc["checkpoint_format"] = "lut";
+  write_model_side_files(dir.tmp_path(), req, qc, pass);
+  write_file_atomic(dir.tmp_path() + "/quantize_config.json", qc.dump(2) + "\n");
+  dir.commit();
+}
+
+}  // namespace sq

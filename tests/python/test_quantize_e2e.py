@@ -1,0 +1,102 @@
+"""End to end: quantize a tiny model with every method and format, read the outputs back, and check that an
+interrupted --resume run produces the same bytes as an uninterrupted one."""
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import CLI, SOURCE_DIR
+
+np = pytest.importorskip("numpy")
+safetensors_numpy = pytest.importorskip("safetensors.numpy")
+
+MAKE_TINY = SOURCE_DIR / "tools" / "make_tiny_model.py"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    if not MAKE_TINY.exists():
+        pytest.skip(f"{MAKE_TINY} is not in the tree")
+    if not CLI.exists():
+        pytest.skip(f"CLI not built at {CLI}")
+    root = tmp_path_factory.mktemp("tiny")
+    model = root / "model"
+    subprocess.run([sys.executable, str(MAKE_TINY), str(model)], check=True)
+    config = json.loads((model / "config.json").read_text())
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, config["vocab_size"], size=4096, dtype=np.int32)
+    calib = root / "calib.npy"
+    np.save(calib, tokens)
+    return model, calib, config
+
+
+def quantize(model, calib, out, *extra, check=True):
+    args = [str(CLI), "quantize", str(model), "-o", str(out), "--calib", str(calib), "--nsamples", "4",
+            "--seqlen", "32", "--threads", "1", *map(str, extra)]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+@pytest.mark.parametrize("method,fmt", [("rtn", "gptq"), ("gptq", "gptq"), ("gptq", "sq"),
+                                        ("leanquant", "lut"), ("leanquant", "sq"), ("leanquant-affine", "gptq")])
+def test_quantize_writes_a_readable_output(tiny, tmp_path, method, fmt):
+    model, calib, config = tiny
+    out = tmp_path / "out"
+    group = ["--group-size", "-1"] if fmt == "lut" else ["--group-size", "32"]
+    proc = quantize(model, calib, out, "--method", method, "--bits", "4", "--format", fmt, *group)
+    assert f"block {config['num_hidden_layers']}/{config['num_hidden_layers']}" in proc.stderr
+    qc = json.loads((out / "config.json").read_text())["quantization_config"]
+    assert qc["quant_method"] == {"gptq": "gptq", "lut": "squeezellm", "sq": "streamquant"}[fmt]
+    tensors = safetensors_numpy.load_file(str(out / "model.safetensors"))
+    q = "model.layers.0.self_attn.q_proj"
+    assert f"{q}.weight" not in tensors
+    if fmt == "gptq":
+        assert qc["checkpoint_format"] in ("gptq", "gptq_v2")
+        assert tensors[f"{q}.qweight"].dtype == np.int32
+        assert tensors[f"{q}.qweight"].shape == (config["hidden_size"] * 4 // 32, config["hidden_size"])
+        assert tensors[f"{q}.scales"].dtype == np.float16
+        assert (out / "quantize_config.json").exists()
+    elif fmt == "lut":
+        assert tensors[f"{q}.lookup_table"].shape == (config["hidden_size"], 16)
+    else:
+        assert tensors[f"{q}.sq.codes"].dtype == np.uint8
+    assert "model.embed_tokens.weight" in tensors
+
+
+def test_resume_after_kill_gives_identical_bytes(tiny, tmp_path):
+    model, calib, config = tiny
+    if config["num_hidden_layers"] < 2:
+        pytest.skip("the tiny model needs at least two blocks to be interrupted between them")
+    reference = tmp_path / "reference"
+    quantize(model, calib, reference, "--method", "gptq", "--format", "sq")
+
+    out = tmp_path / "resumed"
+    ckpt = tmp_path / "ckpt"
+    args = [str(CLI), "quantize", str(model), "-o", str(out), "--calib", str(calib), "--nsamples", "4",
+            "--seqlen", "32", "--threads", "1", "--method", "gptq", "--format", "sq", "--resume",
+            "--checkpoint-dir", str(ckpt)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = ckpt / "state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if state.exists():
+            try:
+                if json.loads(state.read_text())["next_block"] >= 1:
+                    break
+            except (ValueError, KeyError):
+                pass
+        time.sleep(0.005)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before it could be interrupted (model too small to catch mid-way)")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "an interrupted run must leave no output directory"
+    quantize(model, calib, out, "--method", "gptq", "--format", "sq", "--resume", "--checkpoint-dir", ckpt)
+    assert (out / "model.safetensors").read_bytes() == (reference / "model.safetensors").read_bytes()
