@@ -1,0 +1,209 @@
+"""Parity of `streamquant tokenize` with the Python `tokenizers` library on real tokenizer.json files.
+
+Whole corpora (Moby-Dick, the held-out State of the Union text) and hand-picked edge cases must give
+identical ids, with and without special tokens; decoding must round-trip wherever `tokenizers` does.
+"""
+import os
+import pathlib
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import CLI, SHARED_DIR, run_cli
+
+tokenizers = pytest.importorskip("tokenizers", reason="the `tokenizers` package is needed as the reference")
+
+TOKENIZER_NAMES = ["llama2", "llama3", "qwen3"]
+CORPORA = ["moby-dick", "sotu-test"]
+
+
+def _decompress(src: pathlib.Path, dst: pathlib.Path) -> pathlib.Path:
+    if not dst.exists():
+        try:
+            import zstandard
+
+            dst.write_bytes(zstandard.ZstdDecompressor().decompressobj().decompress(src.read_bytes()))
+        except ImportError:
+            if shutil.which("zstd") is None:
+                pytest.skip("neither the zstandard package nor the zstd program is available")
+            subprocess.run(["zstd", "-q", "-d", "-f", str(src), "-o", str(dst)], check=True)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def work_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("tokenizer")
+
+
+def _tokenizer_paths():
+    params = [pytest.param((name, SHARED_DIR / "data" / "tokenizers" / name / "tokenizer.json.zst"), id=name)
+              for name in TOKENIZER_NAMES]
+    smol = os.environ.get("SQ_SMOLLM2_TOKENIZER")
+    if smol:
+        params.append(pytest.param(("smollm2", pathlib.Path(smol)), id="smollm2"))
+    return params
+
+
+@pytest.fixture(scope="session", params=_tokenizer_paths())
+def tok(request, work_dir):
+    if not CLI.exists():
+        pytest.skip(f"CLI not built at {CLI}")
+    name, path = request.param
+    if not path.exists():
+        pytest.skip(f"tokenizer {path} is absent")
+    plain = _decompress(path, work_dir / f"{name}.tokenizer.json") if path.suffix == ".zst" else path
+    return name, plain, tokenizers.Tokenizer.from_file(str(plain))
+
+
+def _ours(tok_path, text_bytes: bytes, work_dir, add_special: bool, tag: str):
+    src = work_dir / f"{tag}.txt"
+    out = work_dir / f"{tag}.ids"
+    src.write_bytes(text_bytes)
+    args = ["tokenize", "--tokenizer", tok_path, "--text", src, "--out", out]
+    if add_special:
+        args.append("--add-special")
+    t0 = time.perf_counter()
+    run_cli(*args)
+    elapsed = time.perf_counter() - t0
+    import array
+
+    ids = array.array("i")
+    ids.frombytes(out.read_bytes())
+    return list(ids), elapsed
+
+
+def _assert_same(ours, ref, ref_tokens_of, text, label):
+    if ours == ref:
+        return
+    n = min(len(ours), len(ref))
+    pos = next((i for i in range(n) if ours[i] != ref[i]), n)
+    lo, hi = max(0, pos - 8), pos + 8
+    raise AssertionError(
+        f"{label}: ids differ at position {pos} (ours {len(ours)} ids, tokenizers {len(ref)} ids)\n"
+        f"  ours:       {ours[lo:hi]}\n  tokenizers: {ref[lo:hi]}\n"
+        f"  tokenizers' tokens there: {ref_tokens_of(ref[lo:hi])}\n  ours as tokens: {ref_tokens_of(ours[lo:hi])}\n"
+        f"  text start: {text[:80]!r}")
+
+
+def _tokens_of(ref):
+    return lambda ids: [ref.id_to_token(i) for i in ids]
+
+
+@pytest.mark.parametrize("corpus", CORPORA)
+@pytest.mark.parametrize("add_special", [False, True])
+def test_corpus_parity(tok, corpus, add_special, work_dir):
+    name, tok_path, ref = tok
+    text_path = _decompress(SHARED_DIR / "data" / "text" / f"{corpus}.txt.zst", work_dir / f"{corpus}.txt")
+    text = text_path.read_text(encoding="utf-8")
+    t0 = time.perf_counter()
+    expected = ref.encode(text, add_special_tokens=add_special).ids
+    ref_s = time.perf_counter() - t0
+    ours, ours_s = _ours(tok_path, text.encode("utf-8"), work_dir, add_special, f"{name}-{corpus}-{add_special}")
+    print(f"\n{name} {corpus} add_special={add_special}: {len(ours)} ids; streamquant CLI {ours_s:.2f} s "
+          f"(load included), tokenizers {ref_s:.2f} s")
+    _assert_same(ours, expected, _tokens_of(ref), text, f"{name} {corpus}")
+    assert len(ours) > len(text) // 8  # a real encoding, not a stub
+
+
+EDGE_CASES = {
+    "empty": "",
+    "single_space": " ",
+    "whitespace_runs": "a  b   c\t\t d \n\n\n  e    ",
+    "only_newlines": "\n\n\n",
+    "crlf": "line one\r\nline two\r\n\r\nend",
+    "leading_spaces": "   leading and trailing   ",
+    "emoji": "I 😀 love 👩‍👩‍👧‍👦 families 🇫🇷!",
+    "cjk": "中文字符和日本語のテキスト、한국어 텍스트",
+    "combining": "e\u0301 a\u0308 o\u0302\u0323 Z\u0335\u0321",
+    "precomposed_vs_decomposed": "caf\u00e9 vs cafe\u0301",
+    "digits": "1 12 123 1234 12345 3.14159 1,000,000 ٣٤٥ ²³",
+    "contractions": "I'm you're he'll they'd it's we've DON'T I'M",
+    "unicode_spaces": "a\u00a0b\u2003c\u3000d\u0085e\u2028f",
+    "control_chars": "a\x00b\x1fc\x7fd",
+    "punctuation": "Hello!!! ... ??? --- (x) [y] {z} <tag> @user #hash $100 %50 ^&*",
+    "code": "def f(x):\n    return x ** 2  # square\n\tif x:\n\t\tpass",
+    "llama3_specials": "<|begin_of_text|>Hello<|end_of_text|> <|eot_id|>x<|start_header_id|>",
+    "llama2_specials": "<s>Hello</s> <s> x</s><unk>",
+    "qwen_specials": "<|im_start|>user\nhi<|im_end|>\n<think>\nok\n</think>",
+    "special_lookalikes": "<|begin_of_text <s > </ s> <|im_start>",
+    "long_word": "a" * 10000,
+    "long_mixed_word": ("xyz" * 3400)[:10000],
+    "long_digits": "7" * 5000,
+    "greek_cyrillic": "Ελληνικά κείμενο и русский текст",
+    "arabic_hebrew": "مرحبا بالعالم שלום עולם",
+    "rare_chars": "\U00010348\U0001F9EC\U000E0041 \uFFFD\uFEFF",
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDGE_CASES))
+@pytest.mark.parametrize("add_special", [False, True])
+def test_edge_case_parity(tok, case, add_special, work_dir):
+    name, tok_path, ref = tok
+    text = EDGE_CASES[case]
+    expected = ref.encode(text, add_special_tokens=add_special).ids
+    ours, _ = _ours(tok_path, text.encode("utf-8"), work_dir, add_special, f"{name}-edge-{case}-{add_special}")
+    _assert_same(ours, expected, _tokens_of(ref), text, f"{name} edge case {case!r}")
+
+
+@pytest.mark.parametrize("raw", [b"abc\xffdef", b"\xc3", b"x\xe2\x82 y", b"\xed\xa0\x80 surrogate",
+                                 b"\xf4\x90\x80\x80 too big", b"ok \xc0\xaf overlong", b"\x80\x80\x80"])
+def test_invalid_utf8_is_replaced_like_python(tok, raw, work_dir):
+    """Invalid UTF-8 is encoded as if each invalid sequence were U+FFFD (Python's errors="replace")."""
+    name, tok_path, ref = tok
+    expected = ref.encode(raw.decode("utf-8", errors="replace"), add_special_tokens=False).ids
+    ours, _ = _ours(tok_path, raw, work_dir, False, f"{name}-invalid-{raw.hex()}")
+    _assert_same(ours, expected, _tokens_of(ref), raw.decode("utf-8", errors="replace"), f"{name} invalid {raw!r}")
+
+
+def _decode_ours(tok_path, ids, work_dir, tag, skip_special=False):
+    import array
+
+    src = work_dir / f"{tag}.ids"
+    out = work_dir / f"{tag}.decoded"
+    src.write_bytes(array.array("i", ids).tobytes())
+    args = ["tokenize", "--tokenizer", tok_path, "--decode", src, "--out", out]
+    if skip_special:
+        args.append("--skip-special")
+    run_cli(*args)
+    return out.read_bytes().decode("utf-8")
+
+
+@pytest.mark.parametrize("case", sorted(EDGE_CASES))
+def test_decode_matches_tokenizers(tok, case, work_dir):
+    """decode(encode(t)) equals what `tokenizers` decodes, and equals t wherever `tokenizers` round-trips."""
+    name, tok_path, ref = tok
+    text = EDGE_CASES[case]
+    ids = ref.encode(text, add_special_tokens=True).ids
+    for skip in (False, True):
+        expected = ref.decode(ids, skip_special_tokens=skip)
+        ours = _decode_ours(tok_path, ids, work_dir, f"{name}-dec-{case}-{skip}", skip_special=skip)
+        assert ours == expected, f"{name} {case!r} skip_special={skip}: {ours!r} != {expected!r}"
+    plain = ref.encode(text, add_special_tokens=False).ids
+    if ref.decode(plain, skip_special_tokens=False) == text:
+        assert _decode_ours(tok_path, plain, work_dir, f"{name}-rt-{case}") == text
+
+
+def test_decode_corpus_round_trip(tok, work_dir):
+    name, tok_path, ref = tok
+    text_path = _decompress(SHARED_DIR / "data" / "text" / "sotu-test.txt.zst", work_dir / "sotu-test.txt")
+    text = text_path.read_text(encoding="utf-8")
+    ids = ref.encode(text, add_special_tokens=False).ids
+    expected = ref.decode(ids, skip_special_tokens=False)
+    ours = _decode_ours(tok_path, ids, work_dir, f"{name}-sotu-decode")
+    assert ours == expected
+    if expected == text:
+        assert ours == text
+
+
+def test_cli_errors_name_the_problem(tmp_path):
+    if not CLI.exists():
+        pytest.skip(f"CLI not built at {CLI}")
+    missing = tmp_path / "nope.json"
+    proc = run_cli("tokenize", "--tokenizer", missing, "--string", "x", check=False)
+    assert proc.returncode == 1 and "nope.json" in proc.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"model": {"type": "Unigram", "vocab": []}}')
+    proc = run_cli("tokenize", "--tokenizer", bad, "--string", "x", check=False)
+    assert proc.returncode == 1 and "Unigram" in proc.stderr and "model.type" in proc.stderr
