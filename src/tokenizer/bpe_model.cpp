@@ -75,6 +75,22 @@ BpeModel::BpeModel(const json& spec, const JsonPlace& at) : source_(at.source) {
     // Like the reference, a repeated pair keeps its last rank.
     merges_[pair_key(ia->second, ib->second)] = Merge{static_cast<uint32_t>(i), im->second};
   }
+
+  // A prefix or suffix makes a character's symbol depend on its place in the word: no cutting then.
+  can_split_words_ = continuing_subword_prefix_.empty() && end_of_word_suffix_.empty();
+  if (can_split_words_) {
+    for (const auto& entry : vocab_) {
+      const std::string& token = entry.first;
+      if (!utf8_is_valid(token)) continue;  // cannot occur in (valid) text
+      size_t i = 0;
+      char32_t prev = 0;
+      for (bool first = true; i < token.size(); first = false) {
+        const char32_t cp = utf8_next(token, i);
+        if (!first) inner_char_pairs_.insert(char_pair_key(prev, cp));
+        prev = cp;
+      }
+    }
+  }
 }
 
 std::optional<int32_t> BpeModel::token_to_id(const std::string& token) const {
@@ -98,14 +114,38 @@ int32_t BpeModel::unk_id() const {
 
 void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const {
   if (word.empty()) return;
-  const std::string key(word);
   if (ignore_merges_) {  // a word that is itself a token is emitted whole
-    auto it = vocab_.find(key);
+    auto it = vocab_.find(std::string(word));
     if (it != vocab_.end()) {
       out.push_back(it->second);
       return;
     }
   }
+  if (can_split_words_ && word.size() >= kSplitMinBytes) {
+    size_t chunk_begin = 0;
+    char32_t prev = 0;
+    bool prev_is_token = false;
+    std::string ch;
+    for (size_t i = 0; i < word.size();) {
+      const size_t begin = i;
+      const char32_t cp = utf8_next(word, i);
+      ch.assign(word.data() + begin, i - begin);
+      const bool is_token = vocab_.count(ch) != 0;
+      if (prev_is_token && is_token && begin > chunk_begin && !inner_char_pairs_.count(char_pair_key(prev, cp))) {
+        merge_cached(word.substr(chunk_begin, begin - chunk_begin), out);
+        chunk_begin = begin;
+      }
+      prev = cp;
+      prev_is_token = is_token;
+    }
+    merge_cached(word.substr(chunk_begin), out);
+    return;
+  }
+  merge_cached(word, out);
+}
+
+void BpeModel::merge_cached(std::string_view word, std::vector<int32_t>& out) const {
+  const std::string key(word);
   const bool cacheable = word.size() < kCacheMaxWordBytes;
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_mutex_);

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tokenizer/json_fields.hpp"
@@ -43,6 +44,8 @@ class BpeModel {
     return it == merges_.end() ? nullptr : &it->second;
   }
   void merge_word(std::string_view word, std::vector<int32_t>& out) const;
+  void merge_cached(std::string_view word, std::vector<int32_t>& out) const;
+  static uint64_t char_pair_key(char32_t a, char32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
   int32_t unk_id() const;
 
   std::unordered_map<std::string, int32_t> vocab_;
@@ -55,6 +58,13 @@ class BpeModel {
   std::string unk_token_;  // "" when the model has none
   std::string continuing_subword_prefix_, end_of_word_suffix_;
   std::string source_;
+
+  // Long words (SentencePiece-style models see whole lines) are cut where no merge can ever reach across:
+  // between two characters that are tokens themselves and that no vocabulary token holds side by side.
+  // Each chunk then merges exactly as it would inside the whole word, and short chunks hit the cache.
+  static constexpr size_t kSplitMinBytes = 64;
+  bool can_split_words_ = false;
+  std::unordered_set<uint64_t> inner_char_pairs_;
 
   static constexpr size_t kCacheMaxWordBytes = 256;
   static constexpr size_t kCacheMaxEntries = 200000;
