@@ -285,3 +285,24 @@ def test_cli_errors_name_the_problem(tmp_path):
     bad.write_text('{"model": {"type": "Unigram", "vocab": []}}')
     proc = run_cli("tokenize", "--tokenizer", bad, "--string", "x", check=False)
     assert proc.returncode == 1 and "Unigram" in proc.stderr and "model.type" in proc.stderr
+
+
+def test_cli_string_json_and_plain_output(tok):
+    import json
+
+    name, tok_path, ref = tok
+    text = "Hello world, 1234 times!"
+    for add_special in (False, True):
+        args = ["tokenize", "--tokenizer", tok_path, "--string", text, "--json"] + (["--add-special"] if add_special else [])
+        summary = json.loads(run_cli(*args).stdout)
+        expected = ref.encode(text, add_special_tokens=add_special).ids
+        assert summary["ids"] == expected and summary["count"] == len(expected)
+        assert summary["bytes"] == len(text.encode("utf-8"))
+    plain = run_cli("tokenize", "--tokenizer", tok_path, "--string", text).stdout.split()
+    assert [int(x) for x in plain] == ref.encode(text, add_special_tokens=False).ids
+
+
+def test_cli_requires_an_input(tok):
+    name, tok_path, _ = tok
+    proc = run_cli("tokenize", "--tokenizer", tok_path, check=False)
+    assert proc.returncode != 0 and "--text" in (proc.stderr + proc.stdout)
