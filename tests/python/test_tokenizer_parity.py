@@ -306,3 +306,71 @@ def test_cli_requires_an_input(tok):
     name, tok_path, _ = tok
     proc = run_cli("tokenize", "--tokenizer", tok_path, check=False)
     assert proc.returncode != 0 and "--text" in (proc.stderr + proc.stdout)
+
+
+# Variants of the shipped files with the components other releases of these tokenizers use: the official
+# Llama-3 post-processor (BOS through a Sequence with TemplateProcessing), the newer Llama-2 layout (Metaspace
+# pre-tokenizer and decoder instead of normalizers), and SmolLM2's digit splitting before ByteLevel.
+VARIANTS = {
+    "llama3-bos-template": ("llama3", {"post_processor": {"type": "Sequence", "processors": [
+        {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+        {"type": "TemplateProcessing",
+         "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+         "pair": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                  {"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+         "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [128000],
+                                                  "tokens": ["<|begin_of_text|>"]}}}]}}),
+    "llama2-metaspace-first": ("llama2", {
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False},
+        "decoder": {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Metaspace", "replacement": "\u2581",
+                                                                                   "prepend_scheme": "first", "split": False}]}}),
+    "llama2-metaspace-split": ("llama2", {
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}}),
+    "qwen3-digits-bytelevel": ("qwen3", {
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": True},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]}}),
+    "qwen3-split-removed-contiguous": ("qwen3", {
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"String": " "}, "behavior": "Removed", "invert": False},
+            {"type": "Digits", "individual_digits": False},
+            {"type": "Split", "pattern": {"Regex": "[,.]"}, "behavior": "MergedWithPrevious", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": False}]}}),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def variant(request, tmp_path_factory):
+    import json
+
+    if not LIB.exists():
+        pytest.skip(f"library not built at {LIB}")
+    base, changes = VARIANTS[request.param]
+    src = SHARED_DIR / "data" / "tokenizers" / base / "tokenizer.json.zst"
+    if not src.exists():
+        pytest.skip(f"tokenizer {src} is absent")
+    d = tmp_path_factory.mktemp(request.param)
+    spec = json.loads(_decompress(src, d / "base.json").read_text(encoding="utf-8"))
+    spec.update(changes)
+    path = d / "tokenizer.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    return request.param, _LibTokenizer(path), tokenizers.Tokenizer.from_file(str(path))
+
+
+def test_variant_parity(variant, work_dir):
+    name, ours_tok, ref = variant
+    sotu = _decompress(SHARED_DIR / "data" / "text" / "sotu-test.txt.zst", work_dir / "sotu-test.txt")
+    texts = dict(EDGE_CASES, sotu=sotu.read_text(encoding="utf-8")[:200000])
+    if name == "llama3-bos-template":  # the variant really changes what the reference does
+        assert ref.encode("x", add_special_tokens=True).ids[0] == 128000
+    for case, text in sorted(texts.items()):
+        for add_special in (False, True):
+            expected = ref.encode(text, add_special_tokens=add_special).ids
+            ours = ours_tok.encode(text.encode("utf-8"), add_special)
+            _assert_same(ours, expected, _tokens_of(ref), text, f"{name} {case!r} add_special={add_special}")
+        ids = ref.encode(text, add_special_tokens=True).ids
+        for skip in (False, True):
+            assert ours_tok.decode(ids, skip) == ref.decode(ids, skip_special_tokens=skip), f"{name} {case!r} decode"
