@@ -4,6 +4,9 @@
 
 #include "api/api_internal.hpp"
 #include "util/dtype.hpp"
+#ifdef SQ_HAVE_CUDA
+#include "backend/cuda/cuda_backend.hpp"
+#endif
 
 namespace {
 // Returned when allocating an error object itself fails; sq_error_free never deletes it.
@@ -76,7 +79,14 @@ SQ_API sq_error* sq_context_create(sq_context** out, const char* device) {
       ctx->backend = sq::make_cpu_backend(0);
     } else if (dev.rfind("cuda", 0) == 0) {
 #ifdef SQ_HAVE_CUDA
-      sq::throw_error(SQ_ERR_DEVICE, "device '", dev, "': the CUDA backend is not implemented in this version yet");
+      int index = 0;
+      if (dev != "cuda") {
+        const std::string num = dev.size() > 5 && dev[4] == ':' ? dev.substr(5) : "";
+        if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos || num.size() > 4)
+          sq::throw_error(SQ_ERR_INVALID_ARGUMENT, "device '", dev, "' is not recognized; expected \"cpu\" or \"cuda:N\"");
+        index = std::stoi(num);
+      }
+      ctx->backend = sq::make_cuda_backend(index, 0);
 #else
       sq::throw_error(SQ_ERR_DEVICE, "device '", dev,
                       "': this build of streamquant has no CUDA backend (configure with -DSQ_WITH_CUDA=ON)");

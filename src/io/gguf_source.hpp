@@ -15,6 +15,7 @@ struct GgufModel {
   std::unique_ptr<WeightSource> weights;
   nlohmann::json config;       // Hugging Face config.json equivalent
   std::string tokenizer_json;  // Hugging Face tokenizer.json equivalent ("" if the tokenizer type is unsupported)
+  std::string tokenizer_note;  // why tokenizer_json is empty or approximate ("" when there is nothing to say)
 };
 
 GgufModel open_gguf_model(const std::string& path);

@@ -35,7 +35,9 @@ struct ModelConfig {
   std::optional<RopeScaling> rope_scaling;
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // q/k/v biases (Qwen2; Llama when "attention_bias": true)
+  bool o_bias = false;          // o_proj bias (Llama / Qwen3 with "attention_bias": true; never Qwen2)
   bool qk_norm = false;         // per-head RMSNorm on q and k (Qwen3)
+  int64_t sliding_window = 0;   // Mistral: a query attends to the last `sliding_window` keys; 0 = unlimited
   std::string torch_dtype;      // "float16", "bfloat16", "float32" or ""
   nlohmann::json raw;           // the original document, for writing outputs
 

@@ -25,6 +25,7 @@ struct BlockWeights {
   // Linear weights [out, in], fp32.
   std::vector<float> q, k, v, o, gate, up, down;
   std::vector<float> q_bias, k_bias, v_bias;     // empty unless config.attention_bias
+  std::vector<float> o_bias;                     // empty unless config.o_bias
   std::vector<float> input_norm, post_norm;      // [hidden]
   std::vector<float> q_norm, k_norm;             // [head_dim], empty unless config.qk_norm
   // The weight of linear layer `name` ("self_attn.q_proj", ...).
@@ -46,6 +47,7 @@ RopeTables make_rope_tables(const ModelConfig& cfg, int64_t max_tokens);
 // hidden [tokens, hidden_size] is updated in place to the block's output. When `capture` is set it sees
 // every linear group's input; when `stop_after` is set the pass returns right after capturing that
 // group (hidden is then unspecified) -- the pipeline uses this to re-run partial blocks cheaply.
+// All pointers are host memory; for now `be` must be a host ("cpu") backend (SQ_ERR_UNSUPPORTED otherwise).
 void block_forward(Backend& be, const ModelConfig& cfg, const BlockWeights& w, const RopeTables& rope,
                    float* hidden, int64_t tokens, const CaptureFn* capture = nullptr,
                    std::optional<LinearGroup> stop_after = std::nullopt);

@@ -34,11 +34,16 @@ int main(void) {
   CHECK(ctx == NULL); /* out-parameter untouched on failure */
   sq_error_free(err);
 
-  if (!sq_build_has_cuda()) {
-    err = sq_context_create(&ctx, "cuda:0");
+  /* Without the CUDA backend, or without a GPU, "cuda:0" is a clear SQ_ERR_DEVICE, never a crash. */
+  err = sq_context_create(&ctx, "cuda:0");
+  if (err || !sq_build_has_cuda()) {
     CHECK(sq_error_code(err) == SQ_ERR_DEVICE);
+    CHECK(strstr(sq_error_message(err), "cuda") != NULL || strstr(sq_error_message(err), "CUDA") != NULL);
     sq_error_free(err);
+  } else {
+    sq_context_free(ctx);
   }
+  ctx = NULL;
 
   err = sq_context_create(&ctx, "cpu");
   CHECK(err == NULL);
