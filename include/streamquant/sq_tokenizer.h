@@ -17,6 +17,7 @@
 #define STREAMQUANT_SQ_TOKENIZER_H
 
 #include "sq_core.h"
+#include "sq_model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,6 +30,10 @@ SQ_API sq_error *sq_tokenizer_open(sq_tokenizer **out, const char *path_utf8);
 /** Parse tokenizer.json text of `len` bytes. */
 SQ_API sq_error *sq_tokenizer_open_json(sq_tokenizer **out, const char *json, size_t len);
 /** Release a tokenizer. Accepts NULL. */
+/** The tokenizer of an opened model (its tokenizer.json, or the one rebuilt from GGUF metadata);
+ * SQ_ERR_NOT_FOUND when the model has none. The tokenizer does not depend on the model afterwards. */
+SQ_API sq_error *sq_tokenizer_from_model(sq_tokenizer **out, const sq_model *model);
+
 SQ_API void sq_tokenizer_free(sq_tokenizer *tok);
 
 /**

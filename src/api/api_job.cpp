@@ -1,7 +1,4 @@
 // extern "C" shims for the quantization job (include/streamquant/sq_job.h).
-// They need the opened-model handle (api/api_model.hpp), which lands separately; until then the file
-// compiles to nothing so the library still builds.
-#if __has_include("api/api_model.hpp")
 #include <cstring>
 #include <memory>
 #include <string>
@@ -12,6 +9,7 @@
 #include "pipeline/job.hpp"
 #include "pipeline/writer.hpp"
 #include "streamquant/sq_job.h"
+#include "tokenizer/tokenizer.hpp"
 #include "util/atomic_output.hpp"
 
 struct sq_job {
@@ -39,8 +37,9 @@ std::vector<int32_t> tokenize_text_file(const sq_job& job, const std::string& pa
   if (job.model->files.tokenizer_json.empty())
     sq::throw_error(SQ_ERR_NOT_FOUND, "calibration file '", path,
                     "' is text, but the model has no tokenizer.json to tokenize it with");
-  sq::throw_error(SQ_ERR_UNSUPPORTED, "calibration file '", path,
-                  "': text calibration is not wired to the tokenizer yet; give a token file (.npy or raw uint32 .bin)");
+  const auto tok = sq::tok::Tokenizer::from_json(job.model->files.tokenizer_json, job.model->files.path + " tokenizer.json");
+  // No special tokens: calibration windows are cut at random offsets from one continuous stream.
+  return tok->encode(sq::read_file(path), false);
 }
 
 }  // namespace
@@ -163,4 +162,3 @@ SQ_API sq_error* sq_job_write(sq_job* job, const char* out_dir_utf8, const char*
 }
 
 }  // extern "C"
-#endif  // __has_include("api/api_model.hpp")

@@ -6,7 +6,10 @@
 
 #include "api/api_model.hpp"
 #include "streamquant/sq_model.h"
+#include <filesystem>
+
 #include "io/hf_export.hpp"
+#include "pipeline/reader_quantized.hpp"
 
 using sq::api::guard;
 using sq::api::require_arg;
@@ -69,7 +72,12 @@ SQ_API sq_error* sq_model_open(sq_model** out, sq_context* ctx, const char* path
     require_arg(path_utf8, "sq_model_open", "path_utf8");
     auto model = std::make_unique<sq_model>();
     model->ctx = ctx;
-    model->files = sq::open_model_files(path_utf8);
+    // A quantized output of this library (GPTQ, LUT or sq) opens as its dequantized weights, so every
+    // consumer of a model (eval, convert, inspect) works on outputs too.
+    std::unique_ptr<sq::WeightSource> quantized;
+    if (std::filesystem::is_directory(path_utf8)) quantized = sq::open_quantized_weights(path_utf8);
+    model->files = quantized ? sq::open_model_dir_with_weights(path_utf8, std::move(quantized))
+                             : sq::open_model_files(path_utf8);
     model->describe_json = describe(*model);
     ctx->log.info("opened ", path_utf8, ": ", model->files.weights->tensors().size(), " tensors (",
                   model->files.weights->format(), ")");

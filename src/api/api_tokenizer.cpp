@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "api/api_internal.hpp"
+#include "api/api_model.hpp"
 #include "streamquant/sq_tokenizer.h"
 #include "tokenizer/tokenizer.hpp"
 
@@ -31,6 +32,18 @@ SQ_API sq_error* sq_tokenizer_open_json(sq_tokenizer** out, const char* json, si
     require_arg(json, "sq_tokenizer_open_json", "json");
     auto t = std::make_unique<sq_tokenizer>();
     t->impl = sq::tok::Tokenizer::from_json(std::string_view(json, len), "tokenizer JSON text");
+    *out = t.release();
+  });
+}
+
+SQ_API sq_error* sq_tokenizer_from_model(sq_tokenizer** out, const sq_model* model) {
+  return guard([&] {
+    require_arg(out, "sq_tokenizer_from_model", "out");
+    require_arg(model, "sq_tokenizer_from_model", "model");
+    if (model->files.tokenizer_json.empty())
+      sq::throw_error(SQ_ERR_NOT_FOUND, "model '", model->files.path, "' has no tokenizer.json");
+    auto t = std::make_unique<sq_tokenizer>();
+    t->impl = sq::tok::Tokenizer::from_json(model->files.tokenizer_json, model->files.path + " tokenizer.json");
     *out = t.release();
   });
 }

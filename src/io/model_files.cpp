@@ -35,6 +35,15 @@ void read_dir_extras(ModelFiles& m) {
 
 }  // namespace
 
+ModelFiles open_model_dir_with_weights(const std::string& dir, std::unique_ptr<WeightSource> weights) {
+  ModelFiles m;
+  m.path = dir;
+  m.dir = dir;
+  m.weights = std::move(weights);
+  read_dir_extras(m);
+  return m;
+}
+
 ModelFiles open_model_files(const std::string& path) {
   ModelFiles m;
   m.path = path;

@@ -22,4 +22,8 @@ struct ModelFiles {
 
 ModelFiles open_model_files(const std::string& path);
 
+// A model directory whose weights come from elsewhere (e.g. a quantized output read back dequantized):
+// config.json, tokenizer and side files are read from `dir` as for a plain model directory.
+ModelFiles open_model_dir_with_weights(const std::string& dir, std::unique_ptr<WeightSource> weights);
+
 }  // namespace sq
