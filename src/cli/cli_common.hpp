@@ -38,4 +38,12 @@ struct Context {
   Context& operator=(const Context&) = delete;
 };
 
+struct Model {
+  sq_model* ptr = nullptr;
+  Model(Context& ctx, const std::string& path);
+  ~Model() { sq_model_free(ptr); }
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+};
+
 }  // namespace sqcli

@@ -31,6 +31,8 @@ Context::Context(const std::string& device, int threads, bool verbose) {
   check(sq_context_set_log(ptr, log_to_stderr, verbose ? SQ_LOG_DEBUG : SQ_LOG_WARN, nullptr));
 }
 
+Model::Model(Context& ctx, const std::string& path) { check(sq_model_open(&ptr, ctx.ptr, path.c_str())); }
+
 }  // namespace sqcli
 
 int main(int argc, char** argv) {

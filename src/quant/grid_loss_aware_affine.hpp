@@ -1,0 +1,57 @@
+// LeanQuant affine grid: per row (of a group), the uniform b-bit grid (scale, integer zero) that minimizes
+// the importance-weighted error sum_j s_j (w_j - q(w_j))^2, found by enumerating shrunk ranges
+// (min * a, max * c) with a, c on an even grid of factors in [min_factor, 1]. The unshrunk range is one of
+// the candidates, so the result is never worse than min-max under the weighted loss. The output is a plain
+// GPTQ affine grid: q = clamp(round(w / scale) + zero, 0, maxq), value = scale * (q - zero).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+
+#include "quant/grid.hpp"
+
+namespace sq {
+
+class Backend;
+
+struct LossAwareAffineOptions {
+  int bits = 4;               // 1..8
+  bool sym = false;           // symmetric: zero = 2^(b-1), only the magnitude is shrunk
+  int shrink_steps = 20;      // factors per side: 1, ..., min_factor evenly spaced (20 x 20 pairs asym)
+  float min_factor = 0.5f;
+  Backend* backend = nullptr; // host threads for the per-row search; null: the process-wide CPU backend
+};
+
+std::unique_ptr<Grid> make_loss_aware_affine_grid(const LossAwareAffineOptions& options);
+
+namespace affine_search {
+
+struct Params {
+  float scale = 1.0f;
+  float zero = 0.0f;  // an integer in [0, maxq]
+};
+
+// The GPTQ min-max convention on a range: the range is widened to include 0 (so zero is an exact level);
+// asym: scale = (hi - lo) / maxq, zero = round(-lo / scale); sym: scale = 2 max(|lo|, |hi|) / maxq,
+// zero = (maxq + 1) / 2. An all-zero range becomes [-1, 1].
+Params from_range(float lo, float hi, int bits, bool sym);
+
+// The code of x: clamp(round_half_even(x / scale) + zero, 0, maxq). Clamping t first keeps the
+// add-and-subtract rounding trick exact (it needs |t| < 2^22) and vectorizable; it changes no result
+// because every t outside [-zero - 1, maxq - zero + 1] clamps to the same end code anyway.
+inline float code_of(float x, float scale, float zero, float maxq) {
+  const float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer, ties to even
+  float t = x / scale;
+  t = std::min(std::max(t, -zero - 1.0f), maxq - zero + 1.0f);
+  const float r = (t + round_magic) - round_magic;
+  return std::min(std::max(r + zero, 0.0f), maxq);
+}
+
+// sum_j s_j (w_j - q(w_j))^2 in double (s null: ones).
+double weighted_loss(const float* w, const float* s, int64_t n, Params p, int bits);
+
+// The loss-aware search on one row.
+Params fit_row(const float* w, const float* s, int64_t n, const LossAwareAffineOptions& options);
+
+}  // namespace affine_search
+}  // namespace sq
