@@ -16,6 +16,7 @@ same directories.
 
   python3 bench/compare_transformers.py --out /tmp/parity [--lib build/lib/libstreamquant.so]
                                         [--unit-tests build/bin/sq_unit_tests]
+                                        [--gguf SmolLM2-135M-Instruct.Q4_1.gguf --text sotu-test.txt]
 """
 import argparse
 import ctypes
@@ -104,6 +105,41 @@ def build_case(out_dir: pathlib.Path, name: str, seed: int):
     return ref
 
 
+def build_gguf_case(out_dir: pathlib.Path, gguf_path: str, text_path: str, seq_len=512, windows=4,
+                    logits_tokens=256):
+    """A real model: transformers dequantizes the GGUF file itself (gguf package) and runs it in float32;
+    streamquant reads the same file through its own GGUF reader. Tokens come from real text."""
+    import torch
+    import transformers
+
+    d, f = os.path.split(os.path.abspath(gguf_path))
+    tok = transformers.AutoTokenizer.from_pretrained(d, gguf_file=f)
+    model = transformers.AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32,
+                                                              attn_implementation="eager").eval()
+    text = pathlib.Path(text_path).read_text(encoding="utf-8")[:200_000]
+    ids = tok(text, add_special_tokens=False)["input_ids"][:seq_len * windows + 31]
+    tokens = torch.tensor(ids)
+    with torch.no_grad():
+        logits = model(tokens[None, :logits_tokens]).logits[0].float().numpy()
+        nsamples = tokens.numel() // seq_len
+        nlls = []
+        for i in range(nsamples):
+            batch = tokens[i * seq_len:(i + 1) * seq_len][None]
+            loss = torch.nn.functional.cross_entropy(model(batch).logits[0, :-1].float(), batch[0, 1:])
+            nlls.append(loss.float() * seq_len)
+        ppl = torch.exp(torch.stack(nlls).sum() / (nsamples * seq_len)).item()
+    case_dir = out_dir / "smollm2_135m_gguf"
+    case_dir.mkdir(parents=True, exist_ok=True)
+    logits.astype("<f4").tofile(case_dir / "logits.f32")
+    ref = {"architecture": model.config.architectures[0] if model.config.architectures else "LlamaForCausalLM",
+           "gguf": os.path.abspath(gguf_path), "text": os.path.abspath(text_path), "tokens": ids,
+           "logits_tokens": logits_tokens, "seq_len": seq_len, "vocab": int(logits.shape[1]), "ppl": ppl,
+           "tokens_scored": nsamples * (seq_len - 1), "transformers": transformers.__version__,
+           "torch": torch.__version__}
+    (case_dir / "reference.json").write_text(json.dumps(ref))
+    return ref
+
+
 def rel_diff(ours, ref):
     return float(np.max(np.abs(ours - ref)) / np.max(np.abs(ref)))
 
@@ -152,10 +188,12 @@ def run_unit_tests(binary, out_dir: pathlib.Path):
         print(proc.stdout[-4000:], proc.stderr[-2000:], file=sys.stderr)
 
 
-def compare(out_dir: pathlib.Path, lib=None, unit_tests=None, names=None):
+def compare(out_dir: pathlib.Path, lib=None, unit_tests=None, names=None, gguf=None, text=None):
     """Build every case, run ours, return {name: result dict}."""
     names = names or list(CASES)
     refs = {name: build_case(out_dir, name, seed=100 + i) for i, name in enumerate(names)}
+    if gguf:
+        refs["smollm2_135m_gguf"] = build_gguf_case(out_dir, gguf, text)
     use_ctypes = lib is not None and pathlib.Path(lib).exists() and hasattr(ctypes.CDLL(str(lib)), "sq_model_open")
     if not use_ctypes:
         if unit_tests is None or not pathlib.Path(unit_tests).exists():
@@ -166,7 +204,7 @@ def compare(out_dir: pathlib.Path, lib=None, unit_tests=None, names=None):
         case_dir = out_dir / name
         expected = np.fromfile(case_dir / "logits.f32", dtype="<f4").reshape(ref["logits_tokens"], ref["vocab"])
         if use_ctypes:
-            logits, ppl, scored = run_ctypes(lib, case_dir, ref)
+            logits, ppl, scored = run_ctypes(lib, pathlib.Path(ref.get("gguf", case_dir)), ref)
             r = {"logits_max_rel_diff": rel_diff(logits, expected), "ppl": ppl, "tokens_scored": scored}
         else:
             ours_file = case_dir / "ours.json"
@@ -184,12 +222,16 @@ def main():
     ap.add_argument("--out", required=True, type=pathlib.Path)
     ap.add_argument("--lib", default=os.environ.get("SQ_LIB"))
     ap.add_argument("--unit-tests", default=None)
+    ap.add_argument("--gguf", help="also compare a real GGUF model (e.g. SmolLM2-135M from tools/fetch_smollm2.sh)")
+    ap.add_argument("--text", help="plain text to tokenize for the GGUF model's tokens (e.g. sotu-test.txt)")
     args = ap.parse_args()
+    if args.gguf and not args.text:
+        ap.error("--gguf needs --text")
     args.out.mkdir(parents=True, exist_ok=True)
     import torch
     import transformers
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    results = compare(args.out, args.lib, args.unit_tests)
+    results = compare(args.out, args.lib, args.unit_tests, gguf=args.gguf, text=args.text)
     print(f"transformers {transformers.__version__}, torch {torch.__version__}, {platform.machine()}, "
           f"{os.cpu_count()} cores")
     print(f"{'case':22} {'logits max rel':>15} {'ppl ours':>12} {'ppl ref':>12} {'ppl rel':>10} {'scored':>7}  via")

@@ -14,6 +14,7 @@ namespace {
 
 struct ArchInfo {
   const char* name;
+  const char* model_type;
   Arch arch;
   // transformers' defaults for fields a config may omit.
   int64_t default_kv_heads;  // 0: equal to num_attention_heads
@@ -22,10 +23,10 @@ struct ArchInfo {
 };
 
 const ArchInfo kArchs[] = {
-    {"LlamaForCausalLM", Arch::Llama, 0, 0, 2048},
-    {"MistralForCausalLM", Arch::Mistral, 8, 0, 4096 * 32},
-    {"Qwen2ForCausalLM", Arch::Qwen2, 32, 0, 32768},
-    {"Qwen3ForCausalLM", Arch::Qwen3, 32, 128, 32768},
+    {"LlamaForCausalLM", "llama", Arch::Llama, 0, 0, 2048},
+    {"MistralForCausalLM", "mistral", Arch::Mistral, 8, 0, 4096 * 32},
+    {"Qwen2ForCausalLM", "qwen2", Arch::Qwen2, 32, 0, 32768},
+    {"Qwen3ForCausalLM", "qwen3", Arch::Qwen3, 32, 128, 32768},
 };
 
 std::string supported_list() {
@@ -98,14 +99,24 @@ void require_positive(const std::string& source, const char* field, int64_t valu
 
 const ArchInfo& pick_architecture(const Fields& f) {
   const auto& doc = f.doc();
-  if (!doc.contains("architectures") || !doc.at("architectures").is_array() || doc.at("architectures").empty())
+  std::string name;
+  if (doc.contains("architectures") && doc.at("architectures").is_array() && !doc.at("architectures").empty()) {
+    const auto& first = doc.at("architectures").at(0);
+    if (!first.is_string())
+      throw_error(SQ_ERR_FORMAT, "config '", f.source(), "': field 'architectures' must list strings, got ",
+                  first.dump());
+    name = first.get<std::string>();
+  } else if (f.has("model_type")) {
+    // Like transformers' Auto classes, fall back to model_type when no architecture is listed.
+    const std::string type = f.string("model_type", "");
+    for (const auto& a : kArchs)
+      if (type == a.model_type) return a;
+    throw_error(SQ_ERR_UNSUPPORTED, "config '", f.source(), "': model_type '", type,
+                "' is not supported (supported architectures: ", supported_list(), ")");
+  } else {
     throw_error(SQ_ERR_FORMAT, "config '", f.source(),
-                "': field 'architectures' is missing or not a non-empty list (expected e.g. [\"LlamaForCausalLM\"])");
-  const auto& first = doc.at("architectures").at(0);
-  if (!first.is_string())
-    throw_error(SQ_ERR_FORMAT, "config '", f.source(), "': field 'architectures' must list strings, got ",
-                first.dump());
-  const std::string name = first.get<std::string>();
+                "': neither 'architectures' (e.g. [\"LlamaForCausalLM\"]) nor 'model_type' is given");
+  }
   for (const auto& a : kArchs)
     if (name == a.name) return a;
   throw_error(SQ_ERR_UNSUPPORTED, "config '", f.source(), "': architecture '", name,

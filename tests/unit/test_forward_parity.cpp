@@ -11,7 +11,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <optional>
 
+#include "io/gguf_source.hpp"
 #include "io/model_config.hpp"
 #include "model/forward.hpp"
 #include "tiny_model.hpp"
@@ -62,9 +65,25 @@ TEST(ForwardParity, LogitsAndPerplexityMatchTransformers) {
     GTEST_SKIP() << "SQ_PARITY_DIR is unset or holds no cases: run bench/compare_transformers.py to create them";
   for (const fs::path& dir : cases) {
     SCOPED_TRACE(dir.string());
-    const sq::ModelConfig cfg = sq::load_model_config((dir / "config.json").string());
-    const sqtest::MemorySource src = read_f32_safetensors(dir / "model.safetensors");
     const auto ref = nlohmann::json::parse(read_all(dir / "reference.json"));
+    // A case is either a float32 Hugging Face directory or a real GGUF model read by the library's reader.
+    std::unique_ptr<sq::WeightSource> owned;
+    std::optional<sq::ModelConfig> config;
+    if (ref.contains("gguf")) {
+      const std::string path = ref.at("gguf").get<std::string>();
+      if (!fs::exists(path)) {
+        ADD_FAILURE() << "GGUF model " << path << " is gone";
+        continue;
+      }
+      sq::GgufModel gguf = sq::open_gguf_model(path);
+      config = sq::parse_model_config(gguf.config, path);
+      owned = std::move(gguf.weights);
+    } else {
+      config = sq::load_model_config((dir / "config.json").string());
+      owned = std::make_unique<sqtest::MemorySource>(read_f32_safetensors(dir / "model.safetensors"));
+    }
+    const sq::ModelConfig& cfg = *config;
+    const sq::WeightSource& src = *owned;
     const auto tokens = ref.at("tokens").get<std::vector<int32_t>>();
     const int64_t n = ref.at("logits_tokens").get<int64_t>(), vocab = ref.at("vocab").get<int64_t>();
 

@@ -152,6 +152,18 @@ TEST(ModelConfig, MissingNegativeAndInconsistentFieldsAreNamed) {
   }
 }
 
+TEST(ModelConfig, ModelTypeStandsInForMissingArchitectures) {
+  json doc = llama_doc();
+  doc.erase("architectures");
+  doc["model_type"] = "qwen2";
+  doc["num_key_value_heads"] = 2;  // Qwen2Config would default to 32
+  EXPECT_EQ(sq::parse_model_config(doc, "c").arch, sq::Arch::Qwen2);
+  doc["model_type"] = "gpt2";
+  EXPECT_EQ(parse_error(doc).code(), SQ_ERR_UNSUPPORTED);
+  doc.erase("model_type");
+  EXPECT_EQ(parse_error(doc).code(), SQ_ERR_FORMAT);
+}
+
 TEST(ModelConfig, IntegralFloatsAreAcceptedFractionsRefused) {
   json doc = llama_doc();
   doc["hidden_size"] = 64.0;
