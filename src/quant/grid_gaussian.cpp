@@ -1,0 +1,227 @@
+#include "quant/grid_gaussian.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <thread>
+
+#include "quant/hadamard.hpp"
+#include "util/error.hpp"
+
+namespace sq {
+namespace {
+
+HiggsOptions resolve(const HiggsOptions& in) {
+  HiggsOptions o = in;
+  if (o.p != 1 && o.p != 2) throw_error(SQ_ERR_UNSUPPORTED, "HIGGS option p: must be 1 or 2; got ", o.p);
+  if (o.n < 2 || o.n > 256)
+    throw_error(SQ_ERR_UNSUPPORTED, "HIGGS option n: grid points must be in [2, 256] (uint8 codes); got ", o.n);
+  (void)gaussian_grid(o.p, o.n);  // throws naming the grids that exist
+  if (!is_hadamard_size(o.hadamard_size) || o.hadamard_size < 2)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "HIGGS option hadamard_size: must be a power of two >= 2; got ",
+                o.hadamard_size);
+  if (o.group_size == -1) o.group_size = o.hadamard_size;
+  if (o.group_size <= 0 || o.hadamard_size % o.group_size != 0 || o.group_size % o.p != 0)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "HIGGS option group_size: must divide hadamard_size (",
+                o.hadamard_size, ") and be a multiple of p (", o.p, "); got ", o.group_size);
+  return o;
+}
+
+template <typename Body>
+void parallel_rows(int64_t rows, int threads, const Body& body) {
+  int64_t nt = threads > 0 ? threads : int64_t(std::max(1u, std::thread::hardware_concurrency()));
+  nt = std::max<int64_t>(1, std::min(nt, rows));
+  if (nt == 1) return body(int64_t(0), rows);
+  std::vector<std::thread> pool;
+  const int64_t per = (rows + nt - 1) / nt;
+  for (int64_t t = 1; t < nt; ++t) {
+    const int64_t b = std::min(rows, t * per), e = std::min(rows, b + per);
+    pool.emplace_back([&body, b, e] { body(b, e); });
+  }
+  body(int64_t(0), std::min(rows, per));
+  for (auto& th : pool) th.join();
+}
+
+// Rebuild one row in the original basis from its codes and scales; `buf` holds cols_padded floats.
+void dequantize_row(const HiggsLayer& q, const GaussianGrid& grid, const float* signs, int64_t r, float* buf) {
+  const HiggsOptions& o = q.options;
+  const int64_t vecs = q.cols_padded / o.p;
+  const uint8_t* codes = q.codes.data() + r * vecs;
+  for (int64_t v = 0; v < vecs; ++v) {
+    const float scale = q.scales[size_t((v * o.p / o.group_size) * q.rows + r)];
+    for (int k = 0; k < o.p; ++k) buf[v * o.p + k] = scale * grid.points[codes[v] * o.p + k];
+  }
+  hadamard_unrotate_rows(buf, 1, q.cols_padded, q.cols_padded, o.hadamard_size, signs,
+                         HadamardScale::Orthonormal, 1);
+}
+
+// Boundaries between consecutive ascending levels of a p = 1 grid.
+std::vector<float> midpoints(const GaussianGrid& grid) {
+  std::vector<float> mid(static_cast<size_t>(grid.n - 1));
+  for (int c = 0; c + 1 < grid.n; ++c) mid[size_t(c)] = 0.5f * (grid.points[c] + grid.points[c + 1]);
+  return mid;
+}
+
+// The code is the number of boundaries below x (ties at a boundary go to the lower level).
+inline uint8_t nearest_scalar(const std::vector<float>& mid, float x) {
+  return uint8_t(std::lower_bound(mid.begin(), mid.end(), x) - mid.begin());
+}
+
+}  // namespace
+
+void gaussian_grid_nearest(const GaussianGrid& grid, const float* x, int64_t count, uint8_t* codes) {
+  if (grid.p == 1) {
+    const std::vector<float> mid = midpoints(grid);
+    for (int64_t i = 0; i < count; ++i) codes[i] = nearest_scalar(mid, x[i]);
+    return;
+  }
+  if (grid.p != 2) throw_error(SQ_ERR_UNSUPPORTED, "gaussian_grid_nearest: p must be 1 or 2; got ", grid.p);
+  // Maximize 2<x, g> - ||g||^2 (= ||x||^2 - ||x - g||^2): scores in a vectorizable pass, then the argmax.
+  std::vector<float> gx(size_t(grid.n)), gy(size_t(grid.n)), gn(size_t(grid.n)), score(size_t(grid.n));
+  for (int c = 0; c < grid.n; ++c) {
+    gx[size_t(c)] = 2.0f * grid.points[2 * c];
+    gy[size_t(c)] = 2.0f * grid.points[2 * c + 1];
+    gn[size_t(c)] = grid.points[2 * c] * grid.points[2 * c] + grid.points[2 * c + 1] * grid.points[2 * c + 1];
+  }
+  for (int64_t i = 0; i < count; ++i) {
+    const float x0 = x[2 * i], x1 = x[2 * i + 1];
+    for (int c = 0; c < grid.n; ++c) score[size_t(c)] = x0 * gx[size_t(c)] + x1 * gy[size_t(c)] - gn[size_t(c)];
+    int best = 0;
+    for (int c = 1; c < grid.n; ++c)
+      if (score[size_t(c)] > score[size_t(best)]) best = c;
+    codes[i] = uint8_t(best);
+  }
+}
+
+HiggsLayer higgs_quantize(const float* w, int64_t rows, int64_t cols, int64_t ld, const HiggsOptions& opt) {
+  HiggsLayer q;
+  q.options = resolve(opt);
+  const HiggsOptions& o = q.options;
+  if (!w || rows < 0 || cols <= 0 || ld < cols)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "higgs_quantize: bad weight matrix rows=", rows, " cols=", cols, " ld=", ld);
+  const GaussianGrid& grid = gaussian_grid(o.p, o.n);
+  const int64_t h = o.hadamard_size;
+  q.rows = rows;
+  q.cols = cols;
+  q.cols_padded = (cols + h - 1) / h * h;
+  q.n_groups = q.cols_padded / o.group_size;
+  const int64_t vecs = q.cols_padded / o.p;
+  q.codes.assign(size_t(rows * vecs), 0);
+  q.scales.assign(size_t(q.n_groups * rows), 0.0f);
+  const std::vector<float> signs = o.random_signs ? hadamard_signs(q.cols_padded, o.seed) : std::vector<float>();
+  const float* sp = signs.empty() ? nullptr : signs.data();
+
+  std::atomic<int64_t> bad_row{-1};
+  parallel_rows(rows, o.threads, [&](int64_t r0, int64_t r1) {
+    std::vector<float> buf(size_t(q.cols_padded));
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = w + r * ld;
+      std::fill(std::copy(row, row + cols, buf.begin()), buf.end(), 0.0f);
+      hadamard_rotate_rows(buf.data(), 1, q.cols_padded, q.cols_padded, h, sp, HadamardScale::Orthonormal, 1);
+      // Norms of the rotated row equal those of the original (R is orthogonal), so the block norm can be
+      // taken after rotating.
+      for (int64_t b = 0; b < q.cols_padded; b += h) {
+        double block_ss = 0;
+        for (int64_t j = b; j < b + h; ++j) block_ss += double(buf[size_t(j)]) * buf[size_t(j)];
+        if (!std::isfinite(block_ss)) bad_row = r;
+        for (int64_t g0 = b; g0 < b + h; g0 += o.group_size) {
+          double ss = block_ss, len = double(h);
+          if (o.group_norms) {
+            ss = 0;
+            for (int64_t j = g0; j < g0 + o.group_size; ++j) ss += double(buf[size_t(j)]) * buf[size_t(j)];
+            len = double(o.group_size);
+          }
+          const float scale = float(std::sqrt(ss / len));
+          q.scales[size_t((g0 / o.group_size) * rows + r)] = scale;
+          const float inv = scale > 0 && std::isfinite(scale) ? 1.0f / scale : 0.0f;
+          for (int64_t j = g0; j < g0 + o.group_size; ++j) buf[size_t(j)] *= inv;
+        }
+      }
+      gaussian_grid_nearest(grid, buf.data(), vecs, q.codes.data() + r * vecs);
+    }
+  });
+  if (bad_row >= 0)
+    throw_error(SQ_ERR_NUMERIC, "higgs_quantize: row ", bad_row.load(), " contains NaN or Inf");
+
+  q.dequant = higgs_dequantize(q);
+  double err = 0, ref = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) {
+      const double a = w[r * ld + j], d = a - q.dequant[size_t(r * cols + j)];
+      err += d * d;
+      ref += a * a;
+    }
+  q.rel_mse = ref > 0 ? err / ref : 0.0;
+  return q;
+}
+
+std::vector<float> higgs_dequantize(const HiggsLayer& q) {
+  const HiggsOptions o = resolve(q.options);
+  const GaussianGrid& grid = gaussian_grid(o.p, o.n);
+  if (q.cols_padded % o.hadamard_size != 0 || q.cols > q.cols_padded ||
+      int64_t(q.codes.size()) != q.rows * (q.cols_padded / o.p) ||
+      int64_t(q.scales.size()) != q.rows * (q.cols_padded / o.group_size))
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "higgs_dequantize: codes (", q.codes.size(), ") or scales (",
+                q.scales.size(), ") do not match rows=", q.rows, " cols_padded=", q.cols_padded);
+  const std::vector<float> signs = o.random_signs ? hadamard_signs(q.cols_padded, o.seed) : std::vector<float>();
+  std::vector<float> out(size_t(q.rows * q.cols));
+  parallel_rows(q.rows, o.threads, [&](int64_t r0, int64_t r1) {
+    std::vector<float> buf(size_t(q.cols_padded));
+    for (int64_t r = r0; r < r1; ++r) {
+      dequantize_row(q, grid, signs.empty() ? nullptr : signs.data(), r, buf.data());
+      std::copy(buf.begin(), buf.begin() + q.cols, out.begin() + r * q.cols);
+    }
+  });
+  return out;
+}
+
+// ---- HIGGS scalar grid for the GPTQ sweep ------------------------------------------------------------------
+
+namespace {
+
+class HiggsScalarGroup : public GroupGrid {
+ public:
+  HiggsScalarGroup(const GaussianGrid& grid, std::vector<float> scales)
+      : grid_(grid), mid_(midpoints(grid)), scales_(std::move(scales)) {}
+
+  void quantize_column(const float* w, int64_t rows, uint8_t* codes, float* values) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float s = scales_[size_t(r)];
+      const float x = s > 0 ? w[r] / s : 0.0f;
+      codes[r] = nearest_scalar(mid_, x);
+      values[r] = s * grid_.points[codes[r]];
+    }
+  }
+
+  void store(QuantizedLayer& out) const override {
+    for (float s : scales_)
+      for (int c = 0; c < grid_.n; ++c) out.lut.push_back(s * grid_.points[c]);
+  }
+
+ private:
+  const GaussianGrid& grid_;
+  std::vector<float> mid_;
+  std::vector<float> scales_;
+};
+
+}  // namespace
+
+HiggsScalarGrid::HiggsScalarGrid(int n) : grid_(&gaussian_grid(1, n)) {
+  if (n > 256) throw_error(SQ_ERR_UNSUPPORTED, "HIGGS scalar grid: n must be <= 256 (uint8 codes); got ", n);
+}
+
+int HiggsScalarGrid::bits() const { return int(std::lround(std::log2(double(grid_->n)))); }
+
+std::unique_ptr<GroupGrid> HiggsScalarGrid::fit(const float* w, int64_t ld, int64_t rows, int64_t ncols,
+                                                const float* /*importance: the Gaussian grid is fixed*/) const {
+  if (ncols <= 0) throw_error(SQ_ERR_INVALID_ARGUMENT, "HIGGS scalar grid: group has ", ncols, " columns");
+  std::vector<float> scales(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    double ss = 0;
+    for (int64_t j = 0; j < ncols; ++j) ss += double(w[r * ld + j]) * w[r * ld + j];
+    scales[size_t(r)] = float(std::sqrt(ss / double(ncols)));
+  }
+  return std::make_unique<HiggsScalarGroup>(*grid_, std::move(scales));
+}
+
+}  // namespace sq
