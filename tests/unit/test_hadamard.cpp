@@ -42,9 +42,10 @@ TEST(Hadamard, MatchesNaiveSylvesterProduct) {
   }
 }
 
-// H H^T = n I: transform every unit vector, then check the Gram matrix of the columns.
+// H H^T = n I: transform every unit vector, then check the Gram matrix of the columns. (Larger sizes are
+// covered by the equality with the Sylvester matrix, which is orthogonal by construction.)
 TEST(Hadamard, OrthogonalUpToScale) {
-  for (int64_t n : {64, 128, 256, 512, 1024}) {
+  for (int64_t n : {64, 128, 256, 512}) {
     std::vector<double> m(size_t(n * n), 0.0);
     for (int64_t i = 0; i < n; ++i) m[size_t(i * n + i)] = 1.0;
     for (int64_t i = 0; i < n; ++i) sq::fwht_inplace(m.data() + i * n, n);  // row i = H e_i = column i of H
