@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <thread>
 
 #include "quant/hadamard.hpp"
+#include "quant/parallel_rows.hpp"
 #include "util/error.hpp"
 
 namespace sq {
@@ -25,21 +25,6 @@ HiggsOptions resolve(const HiggsOptions& in) {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "HIGGS option group_size: must divide hadamard_size (",
                 o.hadamard_size, ") and be a multiple of p (", o.p, "); got ", o.group_size);
   return o;
-}
-
-template <typename Body>
-void parallel_rows(int64_t rows, int threads, const Body& body) {
-  int64_t nt = threads > 0 ? threads : int64_t(std::max(1u, std::thread::hardware_concurrency()));
-  nt = std::max<int64_t>(1, std::min(nt, rows));
-  if (nt == 1) return body(int64_t(0), rows);
-  std::vector<std::thread> pool;
-  const int64_t per = (rows + nt - 1) / nt;
-  for (int64_t t = 1; t < nt; ++t) {
-    const int64_t b = std::min(rows, t * per), e = std::min(rows, b + per);
-    pool.emplace_back([&body, b, e] { body(b, e); });
-  }
-  body(int64_t(0), std::min(rows, per));
-  for (auto& th : pool) th.join();
 }
 
 // Rebuild one row in the original basis from its codes and scales; `buf` holds cols_padded floats.
@@ -172,6 +157,16 @@ std::vector<float> higgs_dequantize(const HiggsLayer& q) {
       std::copy(buf.begin(), buf.begin() + q.cols, out.begin() + r * q.cols);
     }
   });
+  return out;
+}
+
+std::vector<BitOption> higgs_bit_options(const std::vector<GaussianGrid>& grids, int64_t group_size,
+                                         int scale_bits) {
+  if (group_size <= 0 || scale_bits < 0)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "higgs_bit_options: group_size must be > 0 and scale_bits >= 0; got ",
+                group_size, " and ", scale_bits);
+  std::vector<BitOption> out;
+  for (const auto& g : grids) out.push_back({g.bits_per_weight() + double(scale_bits) / double(group_size), g.mse});
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "quant/bit_allocation.hpp"
 #include "quant/gaussian_grids.hpp"
 #include "quant/grid.hpp"
 
@@ -56,6 +57,12 @@ std::vector<float> higgs_dequantize(const HiggsLayer& q);
 // Nearest grid point of each of `count` p-vectors in x (x[i * p + k]); ties go to the lower index.
 // p = 1: binary search over the midpoints; p = 2: exhaustive over the n points.
 void gaussian_grid_nearest(const GaussianGrid& grid, const float* x, int64_t count, uint8_t* codes);
+
+// Options for dynamic bit allocation, one per (p, n) grid: bits_per_weight = log2(n) / p + scale_bits / group_size
+// (the codes plus one stored scale per group), mse = the grid's MSE per dimension on N(0, 1), which is the
+// relative MSE HIGGS gives on a layer (the linearity theorem's t_l).
+std::vector<BitOption> higgs_bit_options(const std::vector<GaussianGrid>& grids, int64_t group_size,
+                                         int scale_bits = 16);
 
 // The HIGGS scalar grid (p = 1) as a Grid for the GPTQ sweep (HIGGS + GPTQ). The sweep must run on the
 // rotated layer (rows rotated by R, Hessian H' = R H R^T: hadamard_rotate_hessian); this grid does not

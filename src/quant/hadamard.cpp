@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
-#include <thread>
 
+#include "quant/parallel_rows.hpp"
 #include "util/error.hpp"
 
 namespace sq {
@@ -86,26 +86,6 @@ void check_matrix(int64_t rows, int64_t cols, int64_t ld, int64_t block, const c
                 block, "); pad the columns first");
 }
 
-// Run body(begin, end) over [0, rows) split into contiguous ranges, one per thread.
-template <typename Body>
-void parallel_rows(int64_t rows, int threads, const Body& body) {
-  int64_t nt = threads > 0 ? threads : int64_t(std::max(1u, std::thread::hardware_concurrency()));
-  nt = std::max<int64_t>(1, std::min(nt, rows / 4));
-  if (nt == 1) {
-    body(int64_t(0), rows);
-    return;
-  }
-  std::vector<std::thread> pool;
-  pool.reserve(size_t(nt - 1));
-  const int64_t per = (rows + nt - 1) / nt;
-  for (int64_t t = 1; t < nt; ++t) {
-    const int64_t b = std::min(rows, t * per), e = std::min(rows, b + per);
-    pool.emplace_back([&body, b, e] { body(b, e); });
-  }
-  body(int64_t(0), std::min(rows, per));
-  for (auto& th : pool) th.join();
-}
-
 template <typename T>
 void rotate_rows(T* w, int64_t rows, int64_t cols, int64_t ld, int64_t block, const T* signs,
                  HadamardScale scale, bool inverse, int threads) {
@@ -125,7 +105,7 @@ void rotate_rows(T* w, int64_t rows, int64_t cols, int64_t ld, int64_t block, co
         for (int64_t j = 0; j < cols; ++j) row[j] *= factor;
       }
     }
-  });
+  }, /*min_rows_per_thread=*/4);
 }
 
 template <typename T>

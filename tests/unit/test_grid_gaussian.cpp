@@ -166,4 +166,27 @@ TEST(Higgs, ScalarGridAdapterForGptq) {
   EXPECT_NEAR(err / ref, g.mse, 0.25 * g.mse);  // 128 samples per row: loose
 }
 
+// The HIGGS grids as knapsack options: bits include the scale overhead, and the DP spends a 3.25-bit
+// average budget by giving 4-bit grids to the layers with the largest alphas.
+TEST(Higgs, BitOptionsFeedTheAllocator) {
+  const std::vector<sq::GaussianGrid> grids = {sq::gaussian_grid(2, 16), sq::gaussian_grid(2, 64),
+                                               sq::gaussian_grid(2, 256)};
+  const std::vector<sq::BitOption> opts = sq::higgs_bit_options(grids, 128, 16);
+  ASSERT_EQ(opts.size(), 3u);
+  EXPECT_DOUBLE_EQ(opts[0].bits_per_weight, 2.125);
+  EXPECT_DOUBLE_EQ(opts[2].bits_per_weight, 4.125);
+  EXPECT_EQ(opts[1].mse, grids[1].mse);
+  sq::BitAllocationProblem p;
+  p.alphas = {1.0, 8.0, 2.0, 8.0};
+  p.numel = {4096, 4096, 4096, 4096};
+  p.options = {opts};
+  p.budget_bits = 4 * 4096 * 3.375;  // = two layers at 4.125 bits and two at 2.625 on average
+  const sq::BitAllocation a = sq::allocate_bits(p);
+  EXPECT_TRUE(a.exact);
+  EXPECT_LE(a.total_bits, p.budget_bits);
+  EXPECT_EQ(a.choice[1], 2);  // the two sensitive layers get the 4-bit grid
+  EXPECT_EQ(a.choice[3], 2);
+  EXPECT_THROW(sq::higgs_bit_options(grids, 0), sq::Error);
+}
+
 }  // namespace
