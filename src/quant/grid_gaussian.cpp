@@ -52,6 +52,77 @@ inline uint8_t nearest_scalar(const std::vector<float>& mid, float x) {
   return uint8_t(std::lower_bound(mid.begin(), mid.end(), x) - mid.begin());
 }
 
+// Nearest point of a p = 2 grid: maximize 2<x, g> - ||g||^2 (= ||x||^2 - ||x - g||^2).
+// An exhaustive search costs n score evaluations per pair (256 at 4 bits), so the square [-kRange, kRange]^2
+// is cut into kCells^2 cells and each cell keeps the few points that can be nearest to some x inside it:
+// with m the cell's center, r its half diagonal and d* the distance from m to its nearest point, the nearest
+// point c of any x in the cell has |m - c| <= |m - x| + |x - c| <= r + (r + d*). Pairs outside the square
+// (rare for N(0, 1) entries) use the exhaustive search. Both paths evaluate the same float expression over
+// candidates in ascending index order, so the result equals the exhaustive search (ties: lowest index).
+class PairNearest {
+ public:
+  explicit PairNearest(const GaussianGrid& grid) : n_(grid.n) {
+    for (int c = 0; c < n_; ++c) {
+      const float a = grid.points[2 * c], b = grid.points[2 * c + 1];
+      gx_.push_back(2.0f * a);
+      gy_.push_back(2.0f * b);
+      gn_.push_back(a * a + b * b);
+    }
+    const double side = 2.0 * kRange / kCells, r = side * std::sqrt(0.5);
+    start_.push_back(0);
+    for (int i = 0; i < kCells; ++i)
+      for (int j = 0; j < kCells; ++j) {
+        const double m0 = -kRange + (i + 0.5) * side, m1 = -kRange + (j + 0.5) * side;
+        double dmin = 1e300;
+        for (int c = 0; c < n_; ++c) dmin = std::min(dmin, dist(grid, c, m0, m1));
+        const double reach = dmin + 2 * r + 1e-3;  // margin for float rounding in the scores
+        for (int c = 0; c < n_; ++c)
+          if (dist(grid, c, m0, m1) <= reach) cand_.push_back(uint8_t(c));
+        start_.push_back(uint32_t(cand_.size()));
+      }
+  }
+
+  uint8_t nearest(float x0, float x1) const {
+    const float scale = float(kCells / (2.0 * kRange));
+    const float fi = (x0 + float(kRange)) * scale, fj = (x1 + float(kRange)) * scale;
+    if (fi >= 0 && fi < float(kCells) && fj >= 0 && fj < float(kCells)) {
+      const int cell = int(fi) * kCells + int(fj);
+      const uint8_t* c = cand_.data() + start_[size_t(cell)];
+      const uint8_t* end = cand_.data() + start_[size_t(cell) + 1];
+      uint8_t best = *c;
+      float best_score = score(best, x0, x1);
+      for (++c; c < end; ++c) {
+        const float sc = score(*c, x0, x1);
+        if (sc > best_score) best_score = sc, best = *c;
+      }
+      return best;
+    }
+    int best = 0;
+    float best_score = score(0, x0, x1);
+    for (int c = 1; c < n_; ++c) {
+      const float sc = score(c, x0, x1);
+      if (sc > best_score) best_score = sc, best = c;
+    }
+    return uint8_t(best);
+  }
+
+ private:
+  static constexpr int kCells = 64;
+  static constexpr double kRange = 4.0;
+
+  float score(int c, float x0, float x1) const {
+    return x0 * gx_[size_t(c)] + x1 * gy_[size_t(c)] - gn_[size_t(c)];
+  }
+  static double dist(const GaussianGrid& g, int c, double m0, double m1) {
+    return std::hypot(double(g.points[2 * c]) - m0, double(g.points[2 * c + 1]) - m1);
+  }
+
+  int n_;
+  std::vector<float> gx_, gy_, gn_;
+  std::vector<uint32_t> start_;  // candidates of cell k: cand_[start_[k] .. start_[k + 1])
+  std::vector<uint8_t> cand_;
+};
+
 }  // namespace
 
 void gaussian_grid_nearest(const GaussianGrid& grid, const float* x, int64_t count, uint8_t* codes) {
@@ -61,21 +132,8 @@ void gaussian_grid_nearest(const GaussianGrid& grid, const float* x, int64_t cou
     return;
   }
   if (grid.p != 2) throw_error(SQ_ERR_UNSUPPORTED, "gaussian_grid_nearest: p must be 1 or 2; got ", grid.p);
-  // Maximize 2<x, g> - ||g||^2 (= ||x||^2 - ||x - g||^2): scores in a vectorizable pass, then the argmax.
-  std::vector<float> gx(size_t(grid.n)), gy(size_t(grid.n)), gn(size_t(grid.n)), score(size_t(grid.n));
-  for (int c = 0; c < grid.n; ++c) {
-    gx[size_t(c)] = 2.0f * grid.points[2 * c];
-    gy[size_t(c)] = 2.0f * grid.points[2 * c + 1];
-    gn[size_t(c)] = grid.points[2 * c] * grid.points[2 * c] + grid.points[2 * c + 1] * grid.points[2 * c + 1];
-  }
-  for (int64_t i = 0; i < count; ++i) {
-    const float x0 = x[2 * i], x1 = x[2 * i + 1];
-    for (int c = 0; c < grid.n; ++c) score[size_t(c)] = x0 * gx[size_t(c)] + x1 * gy[size_t(c)] - gn[size_t(c)];
-    int best = 0;
-    for (int c = 1; c < grid.n; ++c)
-      if (score[size_t(c)] > score[size_t(best)]) best = c;
-    codes[i] = uint8_t(best);
-  }
+  const PairNearest index(grid);
+  for (int64_t i = 0; i < count; ++i) codes[i] = index.nearest(x[2 * i], x[2 * i + 1]);
 }
 
 HiggsLayer higgs_quantize(const float* w, int64_t rows, int64_t cols, int64_t ld, const HiggsOptions& opt) {
@@ -97,6 +155,7 @@ HiggsLayer higgs_quantize(const float* w, int64_t rows, int64_t cols, int64_t ld
   const float* sp = signs.empty() ? nullptr : signs.data();
 
   std::atomic<int64_t> bad_row{-1};
+  const std::unique_ptr<PairNearest> pairs = o.p == 2 ? std::make_unique<PairNearest>(grid) : nullptr;
   parallel_rows(rows, o.threads, [&](int64_t r0, int64_t r1) {
     std::vector<float> buf(size_t(q.cols_padded));
     for (int64_t r = r0; r < r1; ++r) {
@@ -122,7 +181,12 @@ HiggsLayer higgs_quantize(const float* w, int64_t rows, int64_t cols, int64_t ld
           for (int64_t j = g0; j < g0 + o.group_size; ++j) buf[size_t(j)] *= inv;
         }
       }
-      gaussian_grid_nearest(grid, buf.data(), vecs, q.codes.data() + r * vecs);
+      uint8_t* codes = q.codes.data() + r * vecs;
+      if (pairs) {
+        for (int64_t v = 0; v < vecs; ++v) codes[v] = pairs->nearest(buf[size_t(2 * v)], buf[size_t(2 * v + 1)]);
+      } else {
+        gaussian_grid_nearest(grid, buf.data(), vecs, codes);
+      }
     }
   });
   if (bad_row >= 0)
