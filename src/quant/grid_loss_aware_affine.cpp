@@ -1,5 +1,6 @@
 #include "quant/grid_loss_aware_affine.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -11,40 +12,58 @@ namespace sq {
 namespace affine_search {
 namespace {
 
-// Weighted loss in float lanes (vectorizes to 8-wide lanes); gives up and returns `bound` as soon as a
-// partial sum reaches it, since such a candidate cannot win. Only used to rank candidates.
-float fast_loss(const float* w, const float* s, int64_t n, Params p, float maxq, float bound) {
-  constexpr int kLanes = 8;
-  constexpr int64_t kCheckEvery = 256;
-  float lanes[kLanes] = {};
-  int64_t i = 0;
-  while (i < n) {
-    const int64_t chunk_end = std::min(n, i + kCheckEvery);
-    for (; i + kLanes <= chunk_end; i += kLanes) {
-      for (int l = 0; l < kLanes; ++l) {
-        const float x = w[i + l];
-        const float v = p.scale * (code_of(x, p.scale, p.zero, maxq) - p.zero);
-        const float d = x - v;
-        lanes[l] += s[i + l] * d * d;
-      }
+// One row sorted by value, with prefix sums (double) of s, s w and s w^2. For a fixed grid the code of a
+// value is non-decreasing in the value (division by a positive scale, clamping and rounding are all
+// monotone), so each level's members are a contiguous run of the sorted row, found by binary search
+// with the exact rounding rule; the run's error sum s (w - v)^2 = S2 - 2 v S1 + v^2 S0 comes from the
+// prefix sums. Rounding in double is far below the float sums a direct pass would use to rank.
+class SortedRow {
+ public:
+  SortedRow(const float* w, const float* s, int64_t n)
+      : w_(static_cast<size_t>(n)), s0_(size_t(n) + 1), s1_(size_t(n) + 1), s2_(size_t(n) + 1) {
+    std::vector<std::pair<float, float>> pairs(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) pairs[size_t(i)] = {w[i], s ? s[i] : 1.0f};
+    std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      const double x = pairs[i].first, weight = pairs[i].second;
+      w_[i] = pairs[i].first;
+      s0_[i + 1] = s0_[i] + weight;
+      s1_[i + 1] = s1_[i] + weight * x;
+      s2_[i + 1] = s2_[i] + weight * x * x;
     }
-    for (; i < chunk_end; ++i) {
-      const float x = w[i];
-      const float d = x - p.scale * (code_of(x, p.scale, p.zero, maxq) - p.zero);
-      lanes[0] += s[i] * d * d;
-    }
-    float total = 0.0f;
-    for (int l = 0; l < kLanes; ++l) total += lanes[l];
-    if (total >= bound) return bound;
   }
-  float total = 0.0f;
-  for (int l = 0; l < kLanes; ++l) total += lanes[l];
-  return total;
-}
+
+  double loss(Params p, float maxq) const {
+    const int64_t n = int64_t(w_.size());
+    double total = 0.0;
+    for (int64_t begin = 0; begin < n;) {
+      const float code = code_of(w_[size_t(begin)], p.scale, p.zero, maxq);
+      // First index past the run of this code: the code only grows along the sorted row.
+      // Branch-free (the comparisons are unpredictable).
+      int64_t lo = begin + 1, len = n - lo;
+      while (len > 0) {
+        const int64_t half = len / 2;
+        const bool same = code_of(w_[size_t(lo + half)], p.scale, p.zero, maxq) <= code;
+        lo = same ? lo + half + 1 : lo;
+        len = same ? len - half - 1 : half;
+      }
+      const double v = double(p.scale * (code - p.zero));  // the value rounding produces, in float
+      const double S0 = s0_[size_t(lo)] - s0_[size_t(begin)], S1 = s1_[size_t(lo)] - s1_[size_t(begin)],
+                   S2 = s2_[size_t(lo)] - s2_[size_t(begin)];
+      total += std::max(0.0, S2 - 2.0 * v * S1 + v * v * S0);
+      begin = lo;
+    }
+    return total;
+  }
+
+ private:
+  std::vector<float> w_;
+  std::vector<double> s0_, s1_, s2_;
+};
 
 }  // namespace
 
-Params from_range(float lo, float hi, int bits, bool sym) {
+Params from_range(float lo, float hi, int bits, bool sym, ScaleStorage storage) {
   const float maxq = float((1 << bits) - 1);
   lo = std::min(lo, 0.0f);
   hi = std::max(hi, 0.0f);
@@ -52,7 +71,7 @@ Params from_range(float lo, float hi, int bits, bool sym) {
   if (sym) {
     float amax = std::max(-lo, hi);
     if (amax == 0.0f) amax = 1.0f;
-    p.scale = 2.0f * amax / maxq;
+    p.scale = stored_scale(2.0f * amax / maxq, storage);
     p.zero = float(1 << (bits - 1));
     return p;
   }
@@ -60,8 +79,9 @@ Params from_range(float lo, float hi, int bits, bool sym) {
     lo = -1.0f;
     hi = 1.0f;
   }
-  p.scale = (hi - lo) / maxq;
-  p.zero = std::min(std::max(std::nearbyint(-lo / p.scale), 0.0f), maxq);
+  const float scale = (hi - lo) / maxq;
+  p.zero = std::min(std::max(std::nearbyint(-lo / scale), 0.0f), maxq);
+  p.scale = stored_scale(scale, storage);
   return p;
 }
 
@@ -86,24 +106,20 @@ Params fit_row(const float* w, const float* s, int64_t n, const LossAwareAffineO
     lo = std::min(lo, w[i]);
     hi = std::max(hi, w[i]);
   }
-  std::vector<float> ones;
-  if (!s) {
-    ones.assign(size_t(n), 1.0f);
-    s = ones.data();
-  }
-  const Params unshrunk = from_range(lo, hi, bits, options.sym);
+  const Params unshrunk = from_range(lo, hi, bits, options.sym, options.scale_storage);
   if (n == 0 || (lo == 0.0f && hi == 0.0f)) return unshrunk;
 
   const int steps = std::max(1, options.shrink_steps);
   std::vector<float> factors(size_t(steps), 1.0f);
   for (int i = 1; i < steps; ++i) factors[size_t(i)] = 1.0f - (1.0f - options.min_factor) * float(i) / float(steps - 1);
 
+  const SortedRow row(w, s, n);
   Params best = unshrunk;
-  float best_loss = fast_loss(w, s, n, unshrunk, maxq, INFINITY);
+  double best_loss = row.loss(unshrunk, maxq);
   auto consider = [&](float a_lo, float a_hi) {
-    const Params p = from_range(a_lo, a_hi, bits, options.sym);
+    const Params p = from_range(a_lo, a_hi, bits, options.sym, options.scale_storage);
     if (p.scale == best.scale && p.zero == best.zero) return;
-    const float loss = fast_loss(w, s, n, p, maxq, best_loss);
+    const double loss = row.loss(p, maxq);
     if (loss < best_loss) {
       best_loss = loss;
       best = p;
@@ -116,8 +132,8 @@ Params fit_row(const float* w, const float* s, int64_t n, const LossAwareAffineO
       for (int c = 0; c < steps; ++c)
         if (a != 0 || c != 0) consider(lo * factors[size_t(a)], hi * factors[size_t(c)]);
   }
-  // The ranking used float sums; settle the final choice against min-max in double so the guarantee
-  // "never worse than min-max" holds exactly, not just up to float rounding.
+  // The ranking used prefix-sum differences; settle the final choice against min-max with a direct sum
+  // so the guarantee "never worse than min-max" holds for the loss as weighted_loss measures it.
   if (best.scale != unshrunk.scale || best.zero != unshrunk.zero) {
     if (weighted_loss(w, s, n, best, bits) > weighted_loss(w, s, n, unshrunk, bits)) best = unshrunk;
   }
@@ -197,10 +213,11 @@ std::unique_ptr<Grid> make_loss_aware_affine_grid(const LossAwareAffineOptions& 
   return std::make_unique<LossAwareAffineGrid>(options);
 }
 
-std::unique_ptr<Grid> make_loss_aware_affine_grid(int bits, bool sym) {
+std::unique_ptr<Grid> make_loss_aware_affine_grid(int bits, bool sym, ScaleStorage storage) {
   LossAwareAffineOptions options;
   options.bits = bits;
   options.sym = sym;
+  options.scale_storage = storage;
   return make_loss_aware_affine_grid(options);
 }
 

@@ -84,7 +84,8 @@ TEST(LossAwareAffine, NeverWorseThanMinMaxOnAnyRow) {
   for (bool sym : {false, true}) {
     for (int bits : {2, 3, 4, 8}) {
       const Block b = make_block(rng, 64, 128);
-      const auto grid = sq::make_loss_aware_affine_grid(bits, sym);
+      // fp32 scales: min_max_weighted_loss is the fp32 convention.
+      const auto grid = sq::make_loss_aware_affine_grid(bits, sym, sq::ScaleStorage::F32);
       EXPECT_EQ(grid->kind(), sq::GridKind::Affine);
       std::vector<double> per_row;
       grid_loss(*grid, b, &per_row);
