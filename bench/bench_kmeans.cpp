@@ -1,6 +1,6 @@
-// Per-row cost of the weighted 1-D k-means solvers on weight-like rows (Gaussian bulk, 0.2% outliers at
-// 8 sigma, importance s_j = d_j^-4). Args: n (row length), k (centroids), bf16 (1: values rounded to bf16,
-// which repeats values the way real checkpoints do).
+// Per-row cost of the weighted 1-D k-means solvers and of the loss-aware affine search on weight-like rows
+// (Gaussian bulk, 0.2% outliers at 8 sigma, importance s_j = d_j^-4). Args: n (row length), k (centroids),
+// bf16 (1: values rounded to bf16, which repeats values the way real checkpoints do).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "quant/grid_loss_aware_affine.hpp"
 #include "quant/kmeans_1d.hpp"
 #include "util/half.hpp"
 
@@ -62,6 +63,25 @@ void args(benchmark::internal::Benchmark* b) {
   b->Unit(benchmark::kMicrosecond);
 }
 
+// The loss-aware affine grid's search on the same rows (20 x 20 shrunk ranges). Args: n, bits, bf16.
+void BM_LossAwareAffineRow(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const Row row = make_row(n, state.range(2) != 0);
+  sq::LossAwareAffineOptions opt;
+  opt.bits = int(state.range(1));
+  for (auto _ : state) {
+    const auto p = sq::affine_search::fit_row(row.x.data(), row.w.data(), n, opt);
+    benchmark::DoNotOptimize(p.scale);
+  }
+}
+
+void affine_args(benchmark::internal::Benchmark* b) {
+  for (int64_t n : {128, 4096, 11008})
+    for (int64_t bits : {2, 3, 4}) b->Args({n, bits, 0});
+  b->Unit(benchmark::kMicrosecond);
+}
+
+BENCHMARK(BM_LossAwareAffineRow)->Apply(affine_args);
 BENCHMARK(BM_Exact)->Apply(args);
 BENCHMARK(BM_Lloyd)->Apply(args);
 BENCHMARK(BM_CoarseLloyd)->Apply(args);

@@ -1,5 +1,5 @@
-// Time to quantize one layer (rtn, gptq, leanquant when built) at LLaMA-7B shapes, with H from random
-// correlated activations. Run: ./build/bin/bench_layer --benchmark_filter=gptq
+// Time to quantize one layer (rtn, gptq, leanquant LUT, leanquant affine; 4-bit) at LLaMA-7B shapes, with
+// H from random correlated activations. Run: ./build/bin/bench_layer --benchmark_filter=gptq
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -69,5 +69,6 @@ BENCHMARK_CAPTURE(quantize, rtn_g128, "rtn", 128)->Apply(shapes);
 BENCHMARK_CAPTURE(quantize, gptq_perchannel, "gptq", -1)->Apply(shapes);
 BENCHMARK_CAPTURE(quantize, gptq_g128, "gptq", 128)->Apply(shapes);
 BENCHMARK_CAPTURE(quantize, leanquant_lut, "leanquant", -1)->Apply(shapes);
+BENCHMARK_CAPTURE(quantize, leanquant_affine_perchannel, "leanquant-affine", -1)->Apply(shapes);
 BENCHMARK_CAPTURE(quantize, leanquant_affine_g128, "leanquant-affine", 128)->Apply(shapes);
 BENCHMARK_MAIN();

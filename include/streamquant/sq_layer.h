@@ -19,6 +19,12 @@
  *   grid           "auto" (the method's), "minmax", "loss-aware-affine", "lut"
  *   block_size     GPTQ lazy-update block width (default 128)
  *   objective      "true" (default)/"false": compute tr((W-Q) H (W-Q)^T) (one extra GEMM)
+ *   scale_dtype    "fp16" (default)/"fp32": affine scales are rounded to fp16 before any weight is rounded
+ *                  with them, so "dequant" equals what a reader decodes from an fp16 GPTQ checkpoint
+ *                  ("fp32": keep full-precision scales, as the published GPTQ algorithm does until packing).
+ *                  LUT levels are always fp32 ("lookup_table" is written in fp32).
+ *   checkpoint_format  "gptq" (default: qzeros hold z - 1, readers add 1) or "gptq_v2" (qzeros hold z);
+ *                  affects only the packed "qzeros" tensor
  *
  * The result is read by name (sq_quantized_layer_tensor_info / sq_quantized_layer_read):
  *   "codes"      U8  [rows, cols]         codes in the original column order, in [0, 2^bits)
@@ -29,6 +35,15 @@
  *   "g_idx"      I32 [cols]               group of each input column
  *   "perm"       I32 [cols] or [0]        act-order: perm[i] = original column quantized at step i
  *   "lut"        F32 [n_groups * rows, 2^bits]   LUT grids: level of each code per row
+ * and the packed checkpoint tensors (GPTQ bit packing, see FORMATS.md):
+ *   "qweight"    I32 [cols * bits / 32, rows]   codes packed along the input dimension, LSB first
+ *   "qzeros"     I32 [n_groups, rows * bits / 32]  affine grids: zero points packed along the output
+ *                                               dimension, as checkpoint_format says; empty for LUT grids
+ *   "lookup_table" F32 [n_groups * rows, 2^bits]  LUT grids (SqueezeLLM layout): same data as "lut"
+ * A checkpoint holds qweight, qzeros, scales_f16 (as "scales"), g_idx; or qweight and lookup_table.
+ * Dequant: W[n, k] = scales[g_idx[k], n] * (q[k, n] - z[g_idx[k], n]), or lookup_table[g_idx[k] * rows + n][q[k, n]].
+ * qweight/qzeros need cols * bits and rows * bits to be multiples of 32, and format "gptq" cannot hold a
+ * zero point 0: otherwise reading them fails with SQ_ERR_UNSUPPORTED saying why (the layer itself is fine).
  * and scalars by key: sq_quantized_layer_get_int ("rows", "cols", "bits", "group_size", "n_groups",
  * "sym", "grid": 0 affine / 1 LUT), sq_quantized_layer_get_double ("objective", "damp_used").
  */

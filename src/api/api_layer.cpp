@@ -4,16 +4,28 @@
 
 #include "api/api_internal.hpp"
 #include "quant/layer_quantizer.hpp"
+#include "quant/pack.hpp"
 #include "streamquant/sq_layer.h"
 #include "util/half.hpp"
 
 struct sq_layer_options {
   sq::QuantizeOptions options;
+  sq::gptq::CheckpointFormat checkpoint_format = sq::gptq::CheckpointFormat::V1;  // how "qzeros" is written
+};
+
+// A packed checkpoint tensor, or why this layer cannot have it (shape not a multiple of 32 bits, zero
+// point 0 in format "gptq"): packing happens once at quantization so reads stay const and thread-safe,
+// and the error is reported when the tensor is asked for, not when the layer is quantized.
+struct PackedTensor {
+  std::vector<int32_t> data;
+  int32_t error_code = SQ_OK;
+  std::string error_message;
 };
 
 struct sq_quantized_layer {
   sq::QuantizedLayer layer;
   std::vector<uint16_t> scales_f16;
+  PackedTensor qweight, qzeros;
 };
 
 using sq::api::guard;
@@ -41,6 +53,23 @@ TensorView view(int32_t dtype, const std::vector<T>& v) {
   return TensorView{dtype, v.size(), v.data()};
 }
 
+template <typename F>
+PackedTensor pack_or_explain(F&& pack) {
+  PackedTensor t;
+  try {
+    t.data = pack();
+  } catch (const sq::Error& e) {
+    t.error_code = e.code();
+    t.error_message = e.what();
+  }
+  return t;
+}
+
+TensorView packed_view(const PackedTensor& t, const char* fn, const char* name) {
+  if (t.error_code != SQ_OK) sq::throw_error(t.error_code, fn, ": tensor '", name, "' is not available: ", t.error_message);
+  return view(SQ_DTYPE_I32, t.data);
+}
+
 TensorView find_tensor(const sq_quantized_layer& q, const char* fn, const char* name) {
   require_arg(name, fn, "name");
   const sq::QuantizedLayer& l = q.layer;
@@ -52,9 +81,11 @@ TensorView find_tensor(const sq_quantized_layer& q, const char* fn, const char* 
   if (n == "zeros") return view(SQ_DTYPE_F32, l.zeros);
   if (n == "g_idx") return view(SQ_DTYPE_I32, l.g_idx);
   if (n == "perm") return view(SQ_DTYPE_I32, l.perm);
-  if (n == "lut") return view(SQ_DTYPE_F32, l.lut);
+  if (n == "lut" || n == "lookup_table") return view(SQ_DTYPE_F32, l.lut);
+  if (n == "qweight") return packed_view(q.qweight, fn, name);
+  if (n == "qzeros") return packed_view(q.qzeros, fn, name);
   sq::throw_error(SQ_ERR_NOT_FOUND, fn, ": no tensor named '", n,
-                  "'; known: codes, dequant, scales, scales_f16, zeros, g_idx, perm, lut");
+                  "'; known: codes, dequant, scales, scales_f16, zeros, g_idx, perm, lut, qweight, qzeros, lookup_table");
 }
 
 }  // namespace
@@ -75,7 +106,10 @@ SQ_API sq_error* sq_layer_options_set(sq_layer_options* opts, const char* key, c
     require_arg(opts, "sq_layer_options_set", "opts");
     require_arg(key, "sq_layer_options_set", "key");
     require_arg(value, "sq_layer_options_set", "value");
-    sq::set_option(opts->options, key, value);
+    if (std::strcmp(key, "checkpoint_format") == 0)
+      opts->checkpoint_format = sq::gptq::parse_checkpoint_format(value);
+    else
+      sq::set_option(opts->options, key, value);
   });
 }
 
@@ -87,13 +121,20 @@ SQ_API sq_error* sq_quantize_layer(sq_quantized_layer** out, sq_context* ctx, co
     if (rows == 0 || cols == 0 || rows > (size_t(1) << 31) || cols > (size_t(1) << 31))
       sq::throw_error(SQ_ERR_INVALID_ARGUMENT, "sq_quantize_layer: W must be [rows, cols] with 1 <= rows, cols <= 2^31; got ",
                       rows, " x ", cols);
-    const sq::QuantizeOptions defaults;
+    const sq_layer_options defaults;
     sq::Backend& backend = ctx && ctx->backend ? *ctx->backend : sq::default_cpu_backend();
     const sq::Logger& log = ctx ? ctx->log : sq::null_logger();
     auto result = std::make_unique<sq_quantized_layer>();
-    result->layer = sq::quantize_layer(backend, W, int64_t(rows), int64_t(cols), H, opts ? opts->options : defaults, log);
+    result->layer = sq::quantize_layer(backend, W, int64_t(rows), int64_t(cols), H, (opts ? *opts : defaults).options, log);
     result->scales_f16.reserve(result->layer.scales.size());
     for (float s : result->layer.scales) result->scales_f16.push_back(sq::float_to_half(s));
+    const sq::QuantizedLayer& l = result->layer;
+    result->qweight = pack_or_explain([&] { return sq::gptq::pack_qweight(l.codes.data(), l.rows, l.cols, l.bits); });
+    if (l.grid == sq::GridKind::Affine) {
+      const auto format = (opts ? *opts : defaults).checkpoint_format;
+      result->qzeros = pack_or_explain(
+          [&] { return sq::gptq::pack_qzeros(l.zeros.data(), l.n_groups, l.rows, l.bits, format); });
+    }
     *out = result.release();
   });
 }

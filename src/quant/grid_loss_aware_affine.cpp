@@ -1,50 +1,186 @@
 #include "quant/grid_loss_aware_affine.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "backend/backend.hpp"
 #include "quant/grids.hpp"
 #include "util/error.hpp"
+#include "util/half.hpp"
 
 namespace sq {
 namespace affine_search {
 namespace {
 
-// Weighted loss in float lanes (vectorizes to 8-wide lanes); gives up and returns `bound` as soon as a
-// partial sum reaches it, since such a candidate cannot win. Only used to rank candidates.
-float fast_loss(const float* w, const float* s, int64_t n, Params p, float maxq, float bound) {
-  constexpr int kLanes = 8;
-  constexpr int64_t kCheckEvery = 256;
-  float lanes[kLanes] = {};
-  int64_t i = 0;
-  while (i < n) {
-    const int64_t chunk_end = std::min(n, i + kCheckEvery);
-    for (; i + kLanes <= chunk_end; i += kLanes) {
-      for (int l = 0; l < kLanes; ++l) {
-        const float x = w[i + l];
-        const float v = p.scale * (code_of(x, p.scale, p.zero, maxq) - p.zero);
-        const float d = x - v;
-        lanes[l] += s[i + l] * d * d;
-      }
-    }
-    for (; i < chunk_end; ++i) {
-      const float x = w[i];
-      const float d = x - p.scale * (code_of(x, p.scale, p.zero, maxq) - p.zero);
-      lanes[0] += s[i] * d * d;
-    }
-    float total = 0.0f;
-    for (int l = 0; l < kLanes; ++l) total += lanes[l];
-    if (total >= bound) return bound;
+// Indices of w (finite values) in ascending order. Long rows use an LSD radix sort on order-preserving
+// integer keys (3 passes of 11 bits): a comparison sort was most of the search time on 11008-wide rows.
+std::vector<uint32_t> ascending_order(const float* w, int64_t n) {
+  std::vector<uint32_t> idx(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[size_t(i)] = uint32_t(i);
+  if (n < 1024) {
+    std::sort(idx.begin(), idx.end(), [w](uint32_t a, uint32_t b) { return w[a] < w[b]; });
+    return idx;
   }
-  float total = 0.0f;
-  for (int l = 0; l < kLanes; ++l) total += lanes[l];
-  return total;
+  std::vector<uint32_t> key(static_cast<size_t>(n)), key_tmp(static_cast<size_t>(n)), idx_tmp(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t u = float_to_bits(w[i]);
+    key[size_t(i)] = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // negatives reversed, below positives
+  }
+  constexpr int kRadixBits = 11;
+  constexpr uint32_t kBuckets = 1u << kRadixBits;
+  std::vector<size_t> start(kBuckets + 1);
+  for (int shift = 0; shift < 32; shift += kRadixBits) {
+    std::fill(start.begin(), start.end(), size_t(0));
+    for (uint32_t k : key) ++start[((k >> shift) & (kBuckets - 1)) + 1];
+    for (uint32_t b = 0; b < kBuckets; ++b) start[b + 1] += start[b];
+    for (size_t i = 0; i < key.size(); ++i) {
+      const size_t pos = start[(key[i] >> shift) & (kBuckets - 1)]++;
+      key_tmp[pos] = key[i];
+      idx_tmp[pos] = idx[i];
+    }
+    key.swap(key_tmp);
+    idx.swap(idx_tmp);
+  }
+  return idx;
+}
+
+// One row sorted by value, with prefix sums (double) of s, s w and s w^2. For a fixed grid the code of a
+// value is non-decreasing in the value (division by a positive scale, clamping and rounding are all
+// monotone), so each level's members are a contiguous run of the sorted row, found by binary search
+// with the exact rounding rule; the run's error sum s (w - v)^2 = S2 - 2 v S1 + v^2 S0 comes from the
+// prefix sums. Rounding in double is far below the float sums a direct pass would use to rank.
+class SortedRow {
+ public:
+  SortedRow(const float* w, const float* s, int64_t n)
+      : w_(static_cast<size_t>(n)), s0_(size_t(n) + 1), s1_(size_t(n) + 1), s2_(size_t(n) + 1) {
+    const std::vector<uint32_t> order = ascending_order(w, n);
+    for (size_t i = 0; i < order.size(); ++i) {
+      const uint32_t j = order[i];
+      const double x = w[j], weight = s ? double(s[j]) : 1.0;
+      w_[i] = w[j];
+      s0_[i + 1] = s0_[i] + weight;
+      s1_[i + 1] = s1_[i] + weight * x;
+      s2_[i + 1] = s2_[i] + weight * x * x;
+    }
+  }
+
+  double loss(Params p, float maxq) const {
+    const int64_t n = int64_t(w_.size());
+    double total = 0.0;
+    for (int64_t begin = 0; begin < n;) {
+      const float code = code_of(w_[size_t(begin)], p.scale, p.zero, maxq);
+      // First index past the run of this code: the code only grows along the sorted row.
+      // Branch-free (the comparisons are unpredictable).
+      int64_t lo = begin + 1, len = n - lo;
+      while (len > 0) {
+        const int64_t half = len / 2;
+        const bool same = code_of(w_[size_t(lo + half)], p.scale, p.zero, maxq) <= code;
+        lo = same ? lo + half + 1 : lo;
+        len = same ? len - half - 1 : half;
+      }
+      const double v = double(p.scale * (code - p.zero));  // the value rounding produces, in float
+      const double S0 = s0_[size_t(lo)] - s0_[size_t(begin)], S1 = s1_[size_t(lo)] - s1_[size_t(begin)],
+                   S2 = s2_[size_t(lo)] - s2_[size_t(begin)];
+      total += std::max(0.0, S2 - 2.0 * v * S1 + v * v * S0);
+      begin = lo;
+    }
+    return total;
+  }
+
+ private:
+  std::vector<float> w_;
+  std::vector<double> s0_, s1_, s2_;
+};
+
+// Weighted squared errors t[i] = s[i] (w[i] - q(w[i]))^2 of one grid, bit-identical to code_of. GCC keeps
+// the scalar loop unvectorized under the default -ftrapping-math (it will not turn the clamps into
+// min/max), so SSE2 does four values at a time: division, min/max and the add-and-subtract rounding are
+// the same IEEE operations as the scalar code, so every code and term is unchanged.
+void weighted_terms(const float* w, const float* s, int64_t n, Params p, float maxq, float* t) {
+  int64_t i = 0;
+#if defined(__SSE2__)
+  const __m128 scale = _mm_set1_ps(p.scale), zero = _mm_set1_ps(p.zero), magic = _mm_set1_ps(12582912.0f);
+  const __m128 t_lo = _mm_set1_ps(-p.zero - 1.0f), t_hi = _mm_set1_ps(maxq - p.zero + 1.0f);
+  const __m128 c_lo = _mm_setzero_ps(), c_hi = _mm_set1_ps(maxq);
+  for (; i + 4 <= n; i += 4) {
+    const __m128 x = _mm_loadu_ps(w + i);
+    __m128 q = _mm_min_ps(_mm_max_ps(_mm_div_ps(x, scale), t_lo), t_hi);
+    q = _mm_sub_ps(_mm_add_ps(q, magic), magic);
+    q = _mm_min_ps(_mm_max_ps(_mm_add_ps(q, zero), c_lo), c_hi);
+    const __m128 d = _mm_sub_ps(x, _mm_mul_ps(scale, _mm_sub_ps(q, zero)));
+    _mm_storeu_ps(t + i, _mm_mul_ps(_mm_mul_ps(_mm_loadu_ps(s + i), d), d));
+  }
+#endif
+  for (; i < n; ++i) {
+    const float d = w[i] - p.scale * (code_of(w[i], p.scale, p.zero, maxq) - p.zero);
+    t[i] = s[i] * d * d;
+  }
+}
+
+// Short rows (a 128-column group): one direct pass is cheaper than 2^b binary searches. The terms are
+// summed in double with 4 partial sums.
+class DirectRow {
+ public:
+  DirectRow(const float* w, const float* s, int64_t n)
+      : w_(w, w + n), s_(s ? std::vector<float>(s, s + n) : std::vector<float>(size_t(n), 1.0f)), terms_(size_t(n)) {}
+
+  double loss(Params p, float maxq) const {
+    const int64_t n = int64_t(w_.size());
+    weighted_terms(w_.data(), s_.data(), n, p, maxq, terms_.data());
+    const float* t = terms_.data();
+    double acc[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+      for (int l = 0; l < 4; ++l) acc[l] += double(t[i + l]);
+    for (; i < n; ++i) acc[0] += double(t[i]);
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  }
+
+ private:
+  std::vector<float> w_, s_;
+  mutable std::vector<float> terms_;  // scratch; a DirectRow lives in one thread's fit_row call
+};
+
+// SortedRow costs ~2^b binary searches per candidate, DirectRow one pass: the sorted form wins from about
+// 32 values per level (measured at n = 128..11008, 2-4 bits).
+bool use_sorted_row(int64_t n, int bits) { return n >= (int64_t(32) << bits); }
+
+template <typename Row>
+Params search(const Row& row, float lo, float hi, const LossAwareAffineOptions& options, Params unshrunk) {
+  const int bits = options.bits;
+  const float maxq = float((1 << bits) - 1);
+  const int steps = std::max(1, options.shrink_steps);
+  std::vector<float> factors(size_t(steps), 1.0f);
+  for (int i = 1; i < steps; ++i) factors[size_t(i)] = 1.0f - (1.0f - options.min_factor) * float(i) / float(steps - 1);
+  Params best = unshrunk;
+  double best_loss = row.loss(unshrunk, maxq);
+  auto consider = [&](float a_lo, float a_hi) {
+    const Params p = from_range(a_lo, a_hi, bits, options.sym, options.scale_storage);
+    if (p.scale == best.scale && p.zero == best.zero) return;
+    const double loss = row.loss(p, maxq);
+    if (loss < best_loss) {
+      best_loss = loss;
+      best = p;
+    }
+  };
+  if (options.sym) {
+    for (int c = 1; c < steps; ++c) consider(lo * factors[size_t(c)], hi * factors[size_t(c)]);
+  } else {
+    for (int a = 0; a < steps; ++a)
+      for (int c = 0; c < steps; ++c)
+        if (a != 0 || c != 0) consider(lo * factors[size_t(a)], hi * factors[size_t(c)]);
+  }
+  return best;
 }
 
 }  // namespace
 
-Params from_range(float lo, float hi, int bits, bool sym) {
+Params from_range(float lo, float hi, int bits, bool sym, ScaleStorage storage) {
   const float maxq = float((1 << bits) - 1);
   lo = std::min(lo, 0.0f);
   hi = std::max(hi, 0.0f);
@@ -52,7 +188,7 @@ Params from_range(float lo, float hi, int bits, bool sym) {
   if (sym) {
     float amax = std::max(-lo, hi);
     if (amax == 0.0f) amax = 1.0f;
-    p.scale = 2.0f * amax / maxq;
+    p.scale = stored_scale(2.0f * amax / maxq, storage);
     p.zero = float(1 << (bits - 1));
     return p;
   }
@@ -60,8 +196,9 @@ Params from_range(float lo, float hi, int bits, bool sym) {
     lo = -1.0f;
     hi = 1.0f;
   }
-  p.scale = (hi - lo) / maxq;
-  p.zero = std::min(std::max(std::nearbyint(-lo / p.scale), 0.0f), maxq);
+  const float scale = (hi - lo) / maxq;
+  p.zero = std::min(std::max(std::nearbyint(-lo / scale), 0.0f), maxq);
+  p.scale = stored_scale(scale, storage);
   return p;
 }
 
@@ -78,7 +215,6 @@ double weighted_loss(const float* w, const float* s, int64_t n, Params p, int bi
 
 Params fit_row(const float* w, const float* s, int64_t n, const LossAwareAffineOptions& options) {
   const int bits = options.bits;
-  const float maxq = float((1 << bits) - 1);
   float lo = 0.0f, hi = 0.0f;
   for (int64_t i = 0; i < n; ++i) {
     if (!std::isfinite(w[i]))
@@ -86,38 +222,13 @@ Params fit_row(const float* w, const float* s, int64_t n, const LossAwareAffineO
     lo = std::min(lo, w[i]);
     hi = std::max(hi, w[i]);
   }
-  std::vector<float> ones;
-  if (!s) {
-    ones.assign(size_t(n), 1.0f);
-    s = ones.data();
-  }
-  const Params unshrunk = from_range(lo, hi, bits, options.sym);
+  const Params unshrunk = from_range(lo, hi, bits, options.sym, options.scale_storage);
   if (n == 0 || (lo == 0.0f && hi == 0.0f)) return unshrunk;
 
-  const int steps = std::max(1, options.shrink_steps);
-  std::vector<float> factors(size_t(steps), 1.0f);
-  for (int i = 1; i < steps; ++i) factors[size_t(i)] = 1.0f - (1.0f - options.min_factor) * float(i) / float(steps - 1);
-
-  Params best = unshrunk;
-  float best_loss = fast_loss(w, s, n, unshrunk, maxq, INFINITY);
-  auto consider = [&](float a_lo, float a_hi) {
-    const Params p = from_range(a_lo, a_hi, bits, options.sym);
-    if (p.scale == best.scale && p.zero == best.zero) return;
-    const float loss = fast_loss(w, s, n, p, maxq, best_loss);
-    if (loss < best_loss) {
-      best_loss = loss;
-      best = p;
-    }
-  };
-  if (options.sym) {
-    for (int c = 1; c < steps; ++c) consider(lo * factors[size_t(c)], hi * factors[size_t(c)]);
-  } else {
-    for (int a = 0; a < steps; ++a)
-      for (int c = 0; c < steps; ++c)
-        if (a != 0 || c != 0) consider(lo * factors[size_t(a)], hi * factors[size_t(c)]);
-  }
-  // The ranking used float sums; settle the final choice against min-max in double so the guarantee
-  // "never worse than min-max" holds exactly, not just up to float rounding.
+  Params best = use_sorted_row(n, bits) ? search(SortedRow(w, s, n), lo, hi, options, unshrunk)
+                                 : search(DirectRow(w, s, n), lo, hi, options, unshrunk);
+  // The ranking used other summation orders; settle the final choice against min-max with a direct sum
+  // so the guarantee "never worse than min-max" holds for the loss as weighted_loss measures it.
   if (best.scale != unshrunk.scale || best.zero != unshrunk.zero) {
     if (weighted_loss(w, s, n, best, bits) > weighted_loss(w, s, n, unshrunk, bits)) best = unshrunk;
   }
@@ -197,10 +308,11 @@ std::unique_ptr<Grid> make_loss_aware_affine_grid(const LossAwareAffineOptions& 
   return std::make_unique<LossAwareAffineGrid>(options);
 }
 
-std::unique_ptr<Grid> make_loss_aware_affine_grid(int bits, bool sym) {
+std::unique_ptr<Grid> make_loss_aware_affine_grid(int bits, bool sym, ScaleStorage storage) {
   LossAwareAffineOptions options;
   options.bits = bits;
   options.sym = sym;
+  options.scale_storage = storage;
   return make_loss_aware_affine_grid(options);
 }
 

@@ -8,7 +8,8 @@
 
 namespace sq {
 
-MinMaxAffineGrid::MinMaxAffineGrid(int bits, bool sym) : bits_(bits), sym_(sym) {
+MinMaxAffineGrid::MinMaxAffineGrid(int bits, bool sym, ScaleStorage storage)
+    : bits_(bits), sym_(sym), storage_(storage) {
   if (bits != 2 && bits != 3 && bits != 4 && bits != 8)
     throw_error(SQ_ERR_INVALID_ARGUMENT, "bits must be 2, 3, 4 or 8; got ", bits);
 }
@@ -33,7 +34,7 @@ std::unique_ptr<GroupGrid> MinMaxAffineGrid::fit(const float* w, int64_t ld, int
       xmax = 1.0f;
     }
     const float scale = (xmax - xmin) / maxq;
-    scales[size_t(r)] = scale;
+    scales[size_t(r)] = stored_scale(scale, storage_);
     zeros[size_t(r)] = sym_ ? (maxq + 1.0f) / 2.0f : std::nearbyint(-xmin / scale);
   }
   return std::make_unique<AffineGroupGrid>(bits_, std::move(scales), std::move(zeros));
@@ -60,5 +61,7 @@ void AffineGroupGrid::store(QuantizedLayer& out) const {
 }  // namespace sq
 
 namespace sq {
-std::unique_ptr<Grid> make_minmax_affine_grid(int bits, bool sym) { return std::make_unique<MinMaxAffineGrid>(bits, sym); }
+std::unique_ptr<Grid> make_minmax_affine_grid(int bits, bool sym, ScaleStorage storage) {
+  return std::make_unique<MinMaxAffineGrid>(bits, sym, storage);
+}
 }  // namespace sq

@@ -6,17 +6,19 @@
 //   xmin == xmax == 0 (an all-zero row): use [-1, 1] so the scale is never 0
 //   scale = (xmax - xmin) / maxq, zero = round(-xmin / scale) (asym), round half to even
 //   code = clamp(round(w / scale) + zero, 0, maxq), value = scale * (code - zero)
-// All arithmetic is fp32, as in the reference, so ties round the same way.
+// All arithmetic is fp32, as in the reference, so ties round the same way. The scale is then stored
+// as ScaleStorage says (fp16 by default, see scale_storage.hpp) and weights are rounded with that scale.
 #pragma once
 #include <memory>
 
 #include "quant/grid.hpp"
+#include "quant/scale_storage.hpp"
 
 namespace sq {
 
 class MinMaxAffineGrid final : public Grid {
  public:
-  MinMaxAffineGrid(int bits, bool sym);
+  MinMaxAffineGrid(int bits, bool sym, ScaleStorage storage = ScaleStorage::F16);
   GridKind kind() const override { return GridKind::Affine; }
   int bits() const override { return bits_; }
   // importance is ignored: min-max needs no weighting.
@@ -26,6 +28,7 @@ class MinMaxAffineGrid final : public Grid {
  private:
   int bits_;
   bool sym_;
+  ScaleStorage storage_;
 };
 
 // Affine rounding shared by every affine grid (min-max here, loss-aware elsewhere): per-row scale/zero.

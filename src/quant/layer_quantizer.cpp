@@ -43,14 +43,14 @@ std::vector<bool> fix_dead_inputs(std::vector<float>& h, int64_t n) {
 
 }  // namespace
 
-std::unique_ptr<Grid> make_grid(GridChoice choice, int bits, bool sym) {
+std::unique_ptr<Grid> make_grid(GridChoice choice, int bits, bool sym, ScaleStorage storage) {
   switch (choice) {
-    case GridChoice::LossAwareAffine: return make_loss_aware_affine_grid(bits, sym);
+    case GridChoice::LossAwareAffine: return make_loss_aware_affine_grid(bits, sym, storage);
     case GridChoice::LutKMeans: return make_lut_kmeans_grid(bits);
     case GridChoice::Auto:
     case GridChoice::MinMaxAffine: break;
   }
-  return make_minmax_affine_grid(bits, sym);
+  return make_minmax_affine_grid(bits, sym, storage);
 }
 
 double layer_objective(Backend& backend, const float* w, const float* q, int64_t rows, int64_t cols, const float* h) {
@@ -85,7 +85,7 @@ QuantizedLayer quantize_layer(Backend& backend, const float* w, int64_t rows, in
                 " needs the Hessian H (", cols, " x ", cols, "); pass H or use method 'rtn' without act_order");
   require_finite(w, rows, cols, "W");
   if (h) require_finite(h, cols, cols, "H");
-  const auto grid = make_grid(plan.grid, opts.bits, opts.sym);
+  const auto grid = make_grid(plan.grid, opts.bits, opts.sym, opts.scale_storage);
 
   QuantizedLayer out;
   out.rows = rows;

@@ -22,7 +22,7 @@ QuantizedLayer quantize_layer(Backend& backend, const float* w, int64_t rows, in
                               const QuantizeOptions& opts, const Logger& log);
 
 // The grid a plan names, for `bits`/`sym`.
-std::unique_ptr<Grid> make_grid(GridChoice choice, int bits, bool sym);
+std::unique_ptr<Grid> make_grid(GridChoice choice, int bits, bool sym, ScaleStorage storage);
 
 // tr((W - Q) H (W - Q)^T), or ||W - Q||_F^2 when h is null. Double accumulation.
 double layer_objective(Backend& backend, const float* w, const float* q, int64_t rows, int64_t cols, const float* h);

@@ -121,10 +121,14 @@ void set_option(QuantizeOptions& o, const std::string& key, const std::string& v
     o.block_size = parse_int(key, value);
   } else if (key == "objective") {
     o.compute_objective = parse_bool(key, value);
+  } else if (key == "scale_dtype") {
+    if (value == "fp16") o.scale_storage = ScaleStorage::F16;
+    else if (value == "fp32") o.scale_storage = ScaleStorage::F32;
+    else throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'scale_dtype' must be \"fp16\" or \"fp32\"; got \"", value, "\"");
   } else {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown layer option '", key,
                 "'; known: method, bits, group_size, sym, act_order, static_groups, damp, exponent, grid, importance, "
-                "block_size, objective");
+                "block_size, objective, scale_dtype");
   }
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "quant/column_importance.hpp"
+#include "quant/scale_storage.hpp"
 
 namespace sq {
 
@@ -24,6 +25,9 @@ struct QuantizeOptions {
   std::string importance = "auto";  // "auto" (the preset's), "none", "cholesky", "inverse-diag"
   int64_t block_size = 128;     // GPTQ lazy-update block width
   bool compute_objective = true;  // tr((W-Q) H (W-Q)^T) costs one more rows x cols x cols GEMM
+  // Affine scales as a checkpoint stores them (scale_storage.hpp): "fp16" (default, GPTQ checkpoints)
+  // rounds each scale before weights are rounded with it; "fp32" keeps full precision.
+  ScaleStorage scale_storage = ScaleStorage::F16;
 };
 
 // What a validated set of options resolves to.

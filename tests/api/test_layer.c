@@ -69,6 +69,9 @@ int main(void) {
   sq_error_free(err);
   CHECK(code_of(sq_layer_options_set(opts, "no_such_key", "1")) == SQ_ERR_INVALID_ARGUMENT);
   CHECK(code_of(sq_layer_options_set(opts, NULL, "1")) == SQ_ERR_INVALID_ARGUMENT);
+  CHECK(code_of(sq_layer_options_set(opts, "checkpoint_format", "gptq_v3")) == SQ_ERR_INVALID_ARGUMENT);
+  CHECK(sq_layer_options_set(opts, "checkpoint_format", "gptq_v2") == NULL);
+  CHECK(code_of(sq_layer_options_set(opts, "scale_dtype", "fp8")) == SQ_ERR_INVALID_ARGUMENT);
 
   CHECK(sq_layer_options_set(opts, "method", "gptq") == NULL);
   CHECK(sq_layer_options_set(opts, "bits", "3") == NULL);
@@ -99,6 +102,14 @@ int main(void) {
     CHECK(sq_quantized_layer_tensor_info(&dtype, &count, layer, "scales_f16") == NULL);
     CHECK(dtype == SQ_DTYPE_F16 && count == ROWS * 2);
     CHECK(code_of(sq_quantized_layer_tensor_info(&dtype, &count, layer, "qweights")) == SQ_ERR_NOT_FOUND);
+    /* Packed checkpoint tensors: 64 inputs x 3 bits pack into 6 words per output; 16 outputs x 3 bits do
+       not fill whole words, so qzeros is refused with the reason. */
+    CHECK(sq_quantized_layer_tensor_info(&dtype, &count, layer, "qweight") == NULL);
+    CHECK(dtype == SQ_DTYPE_I32 && count == 6 * ROWS);
+    err = sq_quantized_layer_tensor_info(&dtype, &count, layer, "qzeros");
+    CHECK(sq_error_code(err) == SQ_ERR_UNSUPPORTED);
+    CHECK(err && strstr(sq_error_message(err), "multiple of 32") != NULL);
+    sq_error_free(err);
     CHECK(code_of(sq_quantized_layer_read(dq, 8, layer, "dequant")) == SQ_ERR_INVALID_ARGUMENT); /* too small */
 
     CHECK(sq_quantized_layer_read(codes, sizeof codes, layer, "codes") == NULL);

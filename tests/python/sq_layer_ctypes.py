@@ -47,8 +47,9 @@ class LayerLib:
             self.lib.sq_error_free(err)
             raise SqError(code, msg)
 
-    def quantize(self, W, H=None, **options):
-        """Quantize W [rows, cols] with H (or None); returns a dict of tensors and properties."""
+    def quantize(self, W, H=None, packed=False, **options):
+        """Quantize W [rows, cols] with H (or None); returns a dict of tensors and properties.
+        packed=True also reads the checkpoint tensors qweight, qzeros, lookup_table (flat)."""
         W = np.ascontiguousarray(W, dtype=np.float32)
         Hc = None if H is None else np.ascontiguousarray(H, dtype=np.float32)
         lib = self.lib
@@ -71,7 +72,10 @@ class LayerLib:
                 v = ctypes.c_double()
                 self._check(lib.sq_quantized_layer_get_double(ctypes.byref(v), layer, key.encode()))
                 out[key] = v.value
-            for name in ("codes", "dequant", "scales", "scales_f16", "zeros", "g_idx", "perm", "lut"):
+            names = ["codes", "dequant", "scales", "scales_f16", "zeros", "g_idx", "perm", "lut"]
+            if packed:
+                names += ["qweight", "qzeros", "lookup_table"]
+            for name in names:
                 dt, n = ctypes.c_int32(), ctypes.c_size_t()
                 self._check(lib.sq_quantized_layer_tensor_info(ctypes.byref(dt), ctypes.byref(n), layer, name.encode()))
                 arr = np.empty(n.value, dtype=DTYPES[dt.value])

@@ -10,6 +10,8 @@
 
 #include "quant/grid_minmax_affine.hpp"
 #include "quant/layer_quantizer.hpp"
+#include "quant/pack.hpp"
+#include "util/half.hpp"
 #include "quant/transform_act_order.hpp"
 
 namespace {
@@ -129,7 +131,8 @@ TEST(ActOrder, StableDescendingPermutation) {
 TEST(MinMaxAffineGrid, ReferenceConventions) {
   // Row 0 all zero (degenerate: range [-1, 1]); row 1 positive only; row 2 mixed.
   const std::vector<float> w = {0, 0, 0, 0, 1, 2, 3, 4, -1, 0.5f, 2, -0.25f};
-  sq::MinMaxAffineGrid asym(2, false), sym(2, true);
+  // fp32 scales: the published conventions exactly (fp16 storage is tested below).
+  sq::MinMaxAffineGrid asym(2, false, sq::ScaleStorage::F32), sym(2, true, sq::ScaleStorage::F32);
   sq::QuantizedLayer a, s;
   asym.fit(w.data(), 4, 3, 4, nullptr)->store(a);
   sym.fit(w.data(), 4, 3, 4, nullptr)->store(s);
@@ -149,6 +152,12 @@ TEST(MinMaxAffineGrid, ReferenceConventions) {
   sym.fit(w.data(), 4, 3, 4, nullptr)->quantize_column(col, 3, codes, values);
   EXPECT_EQ(codes[1], 3);  // clamped at maxq
   EXPECT_FLOAT_EQ(values[1], 4.0f / 3);
+  // fp16 storage (the default): the scale is the fp16 value nearest to it; zeros do not change.
+  sq::QuantizedLayer h;
+  sq::MinMaxAffineGrid(2, false).fit(w.data(), 4, 3, 4, nullptr)->store(h);
+  EXPECT_EQ(h.scales[0], 0.66650390625f);  // 2/3 rounded to 11 significant bits
+  EXPECT_EQ(h.scales[1], 1.3330078125f);
+  EXPECT_EQ(h.zeros, a.zeros);
 }
 
 TEST(LayerQuantizer, NonPositiveDefiniteHessianRaisesDamping) {
@@ -235,4 +244,132 @@ TEST(ColumnImportance, BothDefinitionsAreSaneOnIdentity) {
   EXPECT_LT(s[0], s[1]);
   EXPECT_LT(s[1], s[2]);
   EXPECT_FLOAT_EQ(s[2], 1.0f);
+}
+
+namespace {
+
+// Mean objective of `o` over `layers`; `o.importance` etc. as given.
+double mean_objective(const std::vector<Layer>& layers, const sq::QuantizeOptions& o) {
+  double total = 0;
+  for (const Layer& l : layers) total += run(l, o).objective;
+  return total / double(layers.size());
+}
+
+}  // namespace
+
+// The ordering the methods are built for, end to end through quantize_layer and the presets: on
+// correlated Hessians RTN > GPTQ, and both LeanQuant grids (importance-weighted fits inside the GPTQ
+// sweep) at most GPTQ, at 2 and 3 bits, per-channel and g128. The importance variants are printed too;
+// both must beat RTN.
+TEST(LayerQuantizer, ObjectiveOrderingRtnGptqLeanQuant) {
+  std::vector<Layer> layers;
+  for (uint32_t l = 0; l < 4; ++l) layers.push_back(correlated_layer(64, 256, 2000u + l));
+  struct Method {
+    const char* label;
+    const char* preset;
+    const char* importance;
+  };
+  const Method methods[] = {
+      {"rtn", "rtn", "auto"},
+      {"gptq", "gptq", "auto"},
+      {"leanquant-lut (cholesky)", "leanquant", "auto"},
+      {"leanquant-lut (inverse-diag)", "leanquant", "inverse-diag"},
+      {"leanquant-affine (cholesky)", "leanquant-affine", "auto"},
+      {"leanquant-affine (inverse-diag)", "leanquant-affine", "inverse-diag"},
+  };
+  const int bits_list[] = {2, 3};
+  const int64_t groups[] = {-1, 128};
+  double mean[6][4] = {};
+  std::printf("\nmean tr((W-Q) H (W-Q)^T) over %zu random 64x256 layers (correlated H), exponent 4, damp 0.01\n",
+              layers.size());
+  std::printf("%-32s %12s %12s %12s %12s\n", "method", "2-bit pc", "2-bit g128", "3-bit pc", "3-bit g128");
+  for (int m = 0; m < 6; ++m) {
+    std::printf("%-32s", methods[m].label);
+    for (int b = 0; b < 2; ++b)
+      for (int g = 0; g < 2; ++g) {
+        auto o = opts(methods[m].preset, bits_list[b], groups[g]);
+        o.importance = methods[m].importance;
+        mean[m][b * 2 + g] = mean_objective(layers, o);
+        std::printf(" %12.6g", mean[m][b * 2 + g]);
+      }
+    std::printf("\n");
+  }
+  for (int c = 0; c < 4; ++c) {
+    SCOPED_TRACE("column " + std::to_string(c) + " of the table");
+    EXPECT_GT(mean[0][c], mean[1][c]);  // RTN > GPTQ
+    EXPECT_LE(mean[2][c], mean[1][c]);  // LeanQuant LUT <= GPTQ
+    EXPECT_LE(mean[4][c], mean[1][c]);  // LeanQuant affine <= GPTQ
+    for (int m = 2; m < 6; ++m) {
+      EXPECT_TRUE(std::isfinite(mean[m][c]));
+      EXPECT_LT(mean[m][c], mean[0][c]) << methods[m].label << " is not below RTN";
+    }
+  }
+}
+
+// With fp16 scales (the default) the weights the sweep used are exactly what a reader decodes from the
+// packed checkpoint tensors: qweight, qzeros (both formats), fp16 scales, g_idx; and for LUT layers
+// qweight + the fp32 lookup table.
+TEST(LayerQuantizer, PackedCheckpointDequantizesToTheQuantizerValuesBitExactly) {
+  const Layer l = correlated_layer(64, 256, 77);
+  struct Case {
+    const char* method;
+    int bits;
+    int64_t group;
+    bool act_order;
+  };
+  const Case cases[] = {{"gptq", 4, 128, false}, {"gptq", 3, -1, false}, {"gptq", 4, 64, true},
+                        {"leanquant-affine", 2, 128, false}, {"leanquant-affine", 3, -1, true},
+                        {"rtn", 8, 32, false}, {"leanquant", 3, -1, false}, {"leanquant", 4, 128, true}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.method) + " " + std::to_string(c.bits) + "-bit group " + std::to_string(c.group) +
+                 (c.act_order ? " act-order" : ""));
+    auto o = opts(c.method, c.bits, c.group);
+    o.act_order = c.act_order;
+    const auto q = run(l, o);
+    const auto qweight = sq::gptq::pack_qweight(q.codes.data(), q.rows, q.cols, q.bits);
+    std::vector<float> decoded;
+    if (q.grid == sq::GridKind::Lut) {
+      decoded = sq::gptq::dequantize_lut(qweight.data(), q.lut.data(), q.g_idx, q.rows, q.cols, q.bits);
+    } else {
+      const auto scales16 = sq::gptq::to_fp16(q.scales.data(), int64_t(q.scales.size()));
+      for (size_t i = 0; i < q.scales.size(); ++i) ASSERT_EQ(sq::half_to_float(scales16[i]), q.scales[i]) << "scale " << i;
+      bool has_zero_point_0 = false;
+      for (float z : q.zeros) has_zero_point_0 |= z == 0.0f;
+      for (auto format : {sq::gptq::CheckpointFormat::V1, sq::gptq::CheckpointFormat::V2}) {
+        if (format == sq::gptq::CheckpointFormat::V1 && has_zero_point_0) continue;  // v1 cannot hold it
+        const auto qzeros = sq::gptq::pack_qzeros(q.zeros.data(), q.n_groups, q.rows, q.bits, format);
+        decoded = sq::gptq::dequantize_gptq(qweight.data(), qzeros.data(), scales16.data(), q.g_idx, q.rows, q.cols,
+                                            q.n_groups, q.bits, format);
+        ASSERT_EQ(decoded.size(), q.dequant.size());
+        int64_t differ = 0;
+        for (size_t i = 0; i < decoded.size(); ++i) differ += sq::float_to_bits(decoded[i]) != sq::float_to_bits(q.dequant[i]);
+        EXPECT_EQ(differ, 0) << sq::gptq::checkpoint_format_name(format);
+      }
+      continue;
+    }
+    int64_t differ = 0;
+    for (size_t i = 0; i < decoded.size(); ++i) differ += sq::float_to_bits(decoded[i]) != sq::float_to_bits(q.dequant[i]);
+    EXPECT_EQ(differ, 0);
+  }
+  // fp32 scales are kept as computed: some are not fp16 values, so an fp16 checkpoint would differ.
+  auto o = opts("gptq", 4, 128);
+  o.scale_storage = sq::ScaleStorage::F32;
+  const auto q32 = run(l, o);
+  int64_t not_half = 0;
+  for (float s : q32.scales) not_half += sq::half_to_float(sq::float_to_half(s)) != s;
+  EXPECT_GT(not_half, 0);
+  sq::QuantizeOptions parsed;
+  sq::set_option(parsed, "scale_dtype", "fp32");
+  EXPECT_EQ(parsed.scale_storage, sq::ScaleStorage::F32);
+  EXPECT_NE(std::string(expect_error([&] { sq::set_option(parsed, "scale_dtype", "bf16"); }).what()).find("scale_dtype"),
+            std::string::npos);
+}
+
+TEST(ScaleStorage, Fp16RoundingEdges) {
+  EXPECT_EQ(sq::stored_scale(1.0f / 3.0f, sq::ScaleStorage::F32), 1.0f / 3.0f);
+  EXPECT_EQ(sq::stored_scale(1.0f / 3.0f, sq::ScaleStorage::F16), 0.333251953125f);
+  EXPECT_EQ(sq::stored_scale(1e-12f, sq::ScaleStorage::F16), std::ldexp(1.0f, -24));  // never 0
+  const auto e = expect_error([] { sq::stored_scale(1e6f, sq::ScaleStorage::F16); });
+  EXPECT_EQ(e.code(), SQ_ERR_NUMERIC);
+  EXPECT_NE(std::string(e.what()).find("scale_dtype"), std::string::npos) << e.what();
 }

@@ -9,6 +9,7 @@
 #include "quant/grid_loss_aware_affine.hpp"
 #include "quant/grid_lut_kmeans.hpp"
 #include "quant/grids.hpp"
+#include "util/half.hpp"
 
 namespace {
 
@@ -84,7 +85,8 @@ TEST(LossAwareAffine, NeverWorseThanMinMaxOnAnyRow) {
   for (bool sym : {false, true}) {
     for (int bits : {2, 3, 4, 8}) {
       const Block b = make_block(rng, 64, 128);
-      const auto grid = sq::make_loss_aware_affine_grid(bits, sym);
+      // fp32 scales: min_max_weighted_loss is the fp32 convention.
+      const auto grid = sq::make_loss_aware_affine_grid(bits, sym, sq::ScaleStorage::F32);
       EXPECT_EQ(grid->kind(), sq::GridKind::Affine);
       std::vector<double> per_row;
       grid_loss(*grid, b, &per_row);
@@ -136,6 +138,38 @@ TEST(LossAwareAffine, GridStoresIntegerZerosAndConsistentValues) {
   const auto p = sq::affine_search::fit_row(zeros.data(), nullptr, 32, sq::LossAwareAffineOptions{});
   EXPECT_GT(p.scale, 0.0f);
   EXPECT_EQ(sq::affine_search::weighted_loss(zeros.data(), nullptr, 32, p, 4), 0.0);
+}
+
+// The search ranks candidates with fast sums (a direct SIMD pass on short rows, sorted prefix sums on long
+// ones); check its pick against every candidate scored by the plain double loop.
+TEST(LossAwareAffine, PicksTheBestCandidateOnShortAndLongRows) {
+  std::mt19937 rng(23);
+  for (int64_t n : {100, 128, 1000, 4096}) {
+    for (int bits : {2, 3, 4}) {
+      for (auto storage : {sq::ScaleStorage::F16, sq::ScaleStorage::F32}) {
+        const Block b = make_block(rng, 1, n);
+        sq::LossAwareAffineOptions o;
+        o.bits = bits;
+        o.scale_storage = storage;
+        const auto pick = sq::affine_search::fit_row(b.w.data(), b.s.data(), n, o);
+        const double picked = sq::affine_search::weighted_loss(b.w.data(), b.s.data(), n, pick, bits);
+        float lo = 0, hi = 0;
+        for (float v : b.w) lo = std::min(lo, v), hi = std::max(hi, v);
+        double best = INFINITY;
+        for (int i = 0; i < o.shrink_steps; ++i)
+          for (int j = 0; j < o.shrink_steps; ++j) {
+            const float fa = i == 0 ? 1.0f : 1.0f - (1.0f - o.min_factor) * float(i) / float(o.shrink_steps - 1);
+            const float fc = j == 0 ? 1.0f : 1.0f - (1.0f - o.min_factor) * float(j) / float(o.shrink_steps - 1);
+            const auto p = sq::affine_search::from_range(lo * fa, hi * fc, bits, false, storage);
+            best = std::min(best, sq::affine_search::weighted_loss(b.w.data(), b.s.data(), n, p, bits));
+          }
+        EXPECT_LE(picked, best * (1 + 1e-9)) << "n " << n << " bits " << bits;
+        if (storage == sq::ScaleStorage::F16) {
+          EXPECT_EQ(sq::half_to_float(sq::float_to_half(pick.scale)), pick.scale);
+        }
+      }
+    }
+  }
 }
 
 TEST(LutKMeansGrid, RoundsToTheNearestLevelOfEachRow) {
