@@ -4,14 +4,7 @@
 
 #include "streamquant/streamquant.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                  \
-  do {                                                               \
-    if (!(cond)) {                                                   \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                    \
-    }                                                                \
-  } while (0)
+#include "check.h"
 
 int main(void) {
   sq_context *ctx = NULL;

@@ -4,14 +4,7 @@
 
 #include "streamquant/streamquant.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                              \
-    }                                                                          \
-  } while (0)
+#include "check.h"
 
 /* The error has `code` and its message mentions `needle`; frees it. */
 static void expect_error(sq_error *err, int32_t code, const char *needle) {

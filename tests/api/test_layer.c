@@ -6,14 +6,7 @@
 
 #include "streamquant/streamquant.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                               \
-    }                                                                           \
-  } while (0)
+#include "check.h"
 
 #define ROWS 16
 #define COLS 64

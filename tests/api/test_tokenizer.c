@@ -4,14 +4,7 @@
 
 #include "streamquant/streamquant.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-      ++failures;                                                                \
-    }                                                                            \
-  } while (0)
+#include "check.h"
 
 /* Byte-level BPE over "hello world": Ġ (U+0120) marks a space. */
 static const char *kJson =
