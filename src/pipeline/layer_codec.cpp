@@ -91,7 +91,7 @@ EncodedLayer encode_layer(const QuantizedLayer& l) {
                 {"rows", l.rows},           {"cols", l.cols},
                 {"bits", l.bits},           {"group_size", l.group_size},
                 {"n_groups", l.n_groups},   {"sym", l.sym},
-                {"grid", l.grid == GridKind::Lut ? "lut" : "affine"},
+                {"grid", grid_kind_name(l.grid)},
                 {"transform", l.perm.empty() ? "none" : "act-order"},
                 {"method", l.method},       {"objective", l.objective},
                 {"damp_used", l.damp_used}, {"payloads", nlohmann::json::object()}};
@@ -133,7 +133,10 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
     l.group_size = scheme.at("group_size").get<int64_t>();
     l.n_groups = scheme.at("n_groups").get<int64_t>();
     l.sym = scheme.at("sym").get<bool>();
-    l.grid = scheme.at("grid").get<std::string>() == "lut" ? GridKind::Lut : GridKind::Affine;
+    const std::string grid = scheme.at("grid").get<std::string>();
+    if (grid == grid_kind_name(GridKind::Lut)) l.grid = GridKind::Lut;
+    else if (grid == grid_kind_name(GridKind::Affine)) l.grid = GridKind::Affine;
+    else throw_error(SQ_ERR_UNSUPPORTED, "sq layer '", name, "': grid '", grid, "' is not one this library decodes");
     l.method = scheme.value("method", "");
     l.objective = scheme.value("objective", 0.0);
     l.damp_used = scheme.value("damp_used", 0.0);

@@ -9,6 +9,8 @@
 //   g_idx, perm     int32                      (when present)
 //   fix_idx int64, fix_val fp32                (elements where decode() differs from the quantizer's own
 //                                               fp32 result, so the round trip is bit-identical)
+// Layers with full-precision outliers carry "outliers": <count> in their scheme (payloads outlier_*), rotated
+// layers a "rotation" object (the GPTQ writer refuses both).
 // decode: affine w[n,k] = scales[g,n] * (code - zeros[g,n]); LUT w[n,k] = lut[g,n,code]; g = group of k.
 // Bump kSqFormatVersion on any change to this layout.
 #pragma once

@@ -39,12 +39,27 @@ bool needs_v2(const QuantizedLayer& l) {
 
 struct LayerShapes {
   int64_t rows, cols, bits, n_groups;
-  std::string grid;
+  std::string unsupported;  // why the GPTQ format cannot hold this layer ("" = it can)
 };
 
+// A GPTQ checkpoint holds one affine grid per row and group, nothing else: no lookup tables, no rotation,
+// no full-precision outliers. Keys as layer_codec writes them into a layer's scheme.
+std::string gptq_unsupported(const std::string& grid, bool rotated, bool has_outliers) {
+  if (grid != "affine") return "uses a '" + grid + "' grid";
+  if (rotated) return "is stored in a Hadamard-rotated basis";
+  if (has_outliers) return "keeps full-precision outliers";
+  return "";
+}
+
+std::string gptq_unsupported(const QuantizedLayer& l) {
+  return gptq_unsupported(grid_kind_name(l.grid), l.rotation.size > 0, !l.outliers.empty());
+}
+
 LayerShapes shapes_of(const nlohmann::json& s) {
+  const bool rotated = s.contains("rotation");
+  const bool outliers = s.value("outliers", int64_t(0)) > 0;
   return {s.at("rows").get<int64_t>(), s.at("cols").get<int64_t>(), s.at("bits").get<int64_t>(),
-          s.at("n_groups").get<int64_t>(), s.at("grid").get<std::string>()};
+          s.at("n_groups").get<int64_t>(), gptq_unsupported(s.at("grid").get<std::string>(), rotated, outliers)};
 }
 
 nlohmann::json base_quant_config(const JobOptions& o) {
@@ -56,9 +71,10 @@ nlohmann::json base_quant_config(const JobOptions& o) {
 }  // namespace
 
 std::vector<PackedTensor> pack_gptq_layer(const std::string& prefix, const QuantizedLayer& l, bool v1) {
-  if (l.grid != GridKind::Affine)
-    throw_error(SQ_ERR_UNSUPPORTED, "layer '", prefix,
-                "' uses a lookup-table grid, which the GPTQ format cannot hold: use format 'lut' or 'sq'");
+  const std::string why = gptq_unsupported(l);
+  if (!why.empty())
+    throw_error(SQ_ERR_UNSUPPORTED, "layer '", prefix, "' ", why, ", which the GPTQ format cannot hold: use format 'sq'",
+                l.grid == GridKind::Lut ? " or 'lut'" : "");
   std::vector<uint32_t> z(l.zeros.size());
   for (size_t i = 0; i < z.size(); ++i) {
     const long zi = std::lround(l.zeros[i]) - (v1 ? 1 : 0);
@@ -116,9 +132,9 @@ void write_gptq(const std::string& out_dir, const WriteRequest& req) {
     w.set_metadata("format", "pt");
     declare_pass_through(w, req, pass);
     for (const auto& [p, s] : layers) {
-      if (s.grid != "affine")
-        throw_error(SQ_ERR_UNSUPPORTED, "layer '", p,
-                    "' uses a lookup-table grid, which the GPTQ format cannot hold: use format 'lut' or 'sq'");
+      if (!s.unsupported.empty())
+        throw_error(SQ_ERR_UNSUPPORTED, "layer '", p, "' ", s.unsupported,
+                    ", which the GPTQ format cannot hold: use format 'sq'");
       w.declare(p + ".qweight", SQ_DTYPE_I32, {s.cols * s.bits / 32, s.rows});
       w.declare(p + ".qzeros", SQ_DTYPE_I32, {s.n_groups, s.rows * s.bits / 32});
       w.declare(p + ".scales", SQ_DTYPE_F16, {s.n_groups, s.rows});

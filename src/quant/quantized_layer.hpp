@@ -7,7 +7,34 @@
 
 namespace sq {
 
-enum class GridKind { Affine, Lut };
+// Affine: value = scale * (code - zero), per row and group.      Lut: per-row (and group) level tables.
+// ColumnLut: one level table per input column, shared by all rows (CLAQ's column k-means), with a bit
+// width per column.   Gaussian: HIGGS's shared MSE-optimal grid of dimension p, scaled per row and group.
+enum class GridKind { Affine, Lut, ColumnLut, Gaussian };
+
+// The grid's name in stored schemes and messages ("affine", "lut", "column-lut", "gaussian").
+inline const char* grid_kind_name(GridKind k) {
+  static const char* names[] = {"affine", "lut", "column-lut", "gaussian"};
+  return names[int(k)];
+}
+
+// Weights kept in full precision beside the grid (QuantEase outliers, CLAQ reserved outliers): a sparse
+// matrix in CSR form, ADDED to the decoded grid values: w[r, col[i]] += val[i], i in [row_ptr[r], row_ptr[r+1]).
+struct SparseOutliers {
+  std::vector<int64_t> row_ptr;  // rows + 1 entries; empty when the layer has none
+  std::vector<int32_t> col;
+  std::vector<float> val;
+  bool empty() const { return col.empty(); }
+};
+
+// A block-diagonal Hadamard rotation of the input dimension (HIGGS): the grid values live in the rotated
+// basis and decode ends with row <- R^T row (hadamard.hpp). size 0 = no rotation.
+struct HadamardRotation {
+  int64_t size = 0;          // Hadamard block size h (a power of two), 0 = none
+  bool random_signs = false; // signs = hadamard_signs(cols_padded, seed)
+  uint64_t seed = 0;
+  int64_t cols_padded = 0;   // cols rounded up to a multiple of h (the rotated rows are this long)
+};
 
 struct QuantizedLayer {
   int64_t rows = 0;        // out_features
@@ -30,6 +57,20 @@ struct QuantizedLayer {
   // perm[i] = original column quantized at step i.
   std::vector<int32_t> g_idx;
   std::vector<int32_t> perm;
+
+  // ColumnLut grids: column k has column_bits[k] bits (`bits` is the largest) and its levels at
+  // column_lut[column_lut_offset[k] + code].
+  std::vector<uint8_t> column_bits;
+  std::vector<int64_t> column_lut_offset;
+  std::vector<float> column_lut;
+
+  // Gaussian grids: the shared grid is gaussian_grid(grid_dim, grid_points) (gaussian_grids.hpp); codes are
+  // [rows, rotation.cols_padded / grid_dim], one per grid_dim-vector of the rotated row; scales [n_groups, rows].
+  int grid_dim = 1;
+  int grid_points = 0;
+
+  HadamardRotation rotation;
+  SparseOutliers outliers;
 
   // Dequantized weights [rows, cols], original column order.
   std::vector<float> dequant;
