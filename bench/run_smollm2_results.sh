@@ -45,6 +45,7 @@ for cfg in "${CONFIGS[@]}"; do
   measure "$dst.log" $SQ quantize "$MODEL" -o "$dst" --method "$method" --bits "$bits" --group-size "$group" \
     --calib "$OUT/sotu-calib.txt" --nsamples "$NSAMPLES" --seqlen "$SEQLEN" --seed 0 --format "$fmt" --threads "$THREADS"
   read -r wall rss < "$dst.log.time"
+  bpw=$(sed -n 's/^effective bits per weight: \([0-9.]*\).*/\1/p' "$dst.log")
   read -r p1 p2 < <(eval_model "$dst")
-  echo "{\"config\": \"$cfg\", \"method\": \"$method\", \"bits\": $bits, \"group_size\": $group, \"format\": \"$fmt\", \"ppl_sotu_test\": $p1, \"ppl_moby_dick\": $p2, \"wall_s\": $wall, \"peak_rss_mb\": $((rss / 1024)), \"nsamples\": $NSAMPLES, \"seqlen\": $SEQLEN}" | tee -a "$OUT/results.jsonl"
+  echo "{\"config\": \"$cfg\", \"method\": \"$method\", \"bits\": $bits, \"group_size\": $group, \"format\": \"$fmt\", \"ppl_sotu_test\": $p1, \"ppl_moby_dick\": $p2, \"wall_s\": $wall, \"peak_rss_mb\": $((rss / 1024)), \"bpw\": ${bpw:-null}, \"nsamples\": $NSAMPLES, \"seqlen\": $SEQLEN}" | tee -a "$OUT/results.jsonl"
 done
