@@ -145,10 +145,10 @@ fn cancel_from_progress_and_panics_resume() {
     let ctx = Context::cpu().unwrap();
     let model = Model::open(&ctx, &model_dir).unwrap();
     let vocab = json_int(&model.describe_json(), "vocab_size");
+    let calls = std::cell::Cell::new(0); // declared before the job: the closure borrows it
     let mut job = Job::new(&model).unwrap();
     job.set_option("method", "rtn").unwrap();
     job.set_calibration_tokens(&calibration(vocab, 2 * 16), 16).unwrap();
-    let calls = std::cell::Cell::new(0);
     job.on_progress(|_| { calls.set(calls.get() + 1); true });
     let err = job.run().unwrap_err();
     assert_eq!(err.code, sys::SQ_ERR_CANCELLED, "{err}");
