@@ -61,7 +61,7 @@ run_csharp() {
   have mcs && have mono || { echo "SKIP csharp: mcs and mono are needed (apt-get install mono-devel)"; return 77; }
   local out="$WORK/csharp"
   mkdir -p "$out"
-  mcs -nologo -warnaserror -unsafe -out:"$out/StreamquantTests.exe" \
+  mcs -nologo -warnaserror -out:"$out/StreamquantTests.exe" \
     "$SRC"/bindings/csharp/src/*.cs "$SRC"/bindings/csharp/tests/*.cs || return 1
   mono "$out/StreamquantTests.exe"
 }
