@@ -122,3 +122,16 @@ def test_resume_after_kill_gives_identical_bytes(tiny, tmp_path):
     assert not out.exists(), "an interrupted run must leave no output directory"
     quantize(model, calib, out, "--method", "gptq", "--format", "sq", "--resume", "--checkpoint-dir", ckpt)
     assert (out / "model.safetensors").read_bytes() == (reference / "model.safetensors").read_bytes()
+
+
+def test_relative_model_path_copies_side_files(tiny, tmp_path):
+    """A model opened by a relative path: side files (tokenizer_config.json, ...) are found and copied once."""
+    model, calib, _ = tiny
+    side = model / "tokenizer_config.json"
+    side.write_text('{"model_max_length": 64}\n')
+    out = tmp_path / "out"
+    args = [str(CLI), "quantize", model.name, "-o", str(out), "--calib", str(calib), "--nsamples", "2", "--seqlen", "16",
+            "--threads", "1", "--method", "rtn", "--group-size", "32"]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=model.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "tokenizer_config.json").read_text() == side.read_text()
