@@ -39,7 +39,8 @@ for cfg in "${CONFIGS[@]}"; do
     continue
   fi
   IFS=: read -r method bits group <<< "$cfg"
-  fmt=gptq; [ "$method" = leanquant ] && fmt=lut
+  # LeanQuant-LUT: the LUT format holds one table per row (per-channel); grouped tables go to the sq container.
+  fmt=gptq; [ "$method" = leanquant ] && { fmt=lut; [ "$group" = -1 ] || fmt=sq; }
   dst="$OUT/q-$method-$bits-$group"
   rm -rf "$dst" "$dst.checkpoint"
   measure "$dst.log" $SQ quantize "$MODEL" -o "$dst" --method "$method" --bits "$bits" --group-size "$group" \
