@@ -150,6 +150,7 @@ void write_gptq(const std::string& out_dir, const WriteRequest& req) {
   nlohmann::json qc = base_quant_config(req.options);
   qc["quant_method"] = "gptq";
   qc["checkpoint_format"] = v2 ? "gptq_v2" : "gptq";
+  add_bit_plan(qc, req.options, true);
   write_model_side_files(dir.tmp_path(), req, qc, pass);
   write_file_atomic(dir.tmp_path() + "/quantize_config.json", qc.dump(2) + "\n");
   dir.commit();
@@ -186,6 +187,7 @@ void write_lut(const std::string& out_dir, const WriteRequest& req) {
   qc["quant_method"] = "squeezellm";  // the per-row LUT layout SqueezeLLM loaders expect
   qc["wbits"] = req.options.bits;
   qc["checkpoint_format"] = "lut";
+  add_bit_plan(qc, req.options, false);
   write_model_side_files(dir.tmp_path(), req, qc, pass);
   write_file_atomic(dir.tmp_path() + "/quantize_config.json", qc.dump(2) + "\n");
   dir.commit();
