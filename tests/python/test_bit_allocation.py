@@ -64,9 +64,11 @@ def test_sensitivity_is_finite_positive_and_deterministic(tiny, tmp_path):
         assert np.isfinite(l["alpha"]) and np.isfinite(l["alpha_nll"])
         assert l["numel"] == l["rows"] * l["cols"] > 0
         assert len(l["dppl"]) == 1
-    # Antithetic noise leaves the second-order term, which is positive for most layers.
-    positive = sum(l["alpha"] > 0 for l in doc["layers"])
-    assert positive >= len(doc["layers"]) // 2, [l["alpha"] for l in doc["layers"]]
+        # One level: the least-squares slope through the origin is the increase over t.
+        assert l["alpha"] == pytest.approx(l["dppl"][0] / 0.05, rel=1e-9, abs=1e-12)
+    # A random model is not at a loss minimum, so the sign of alpha is not fixed here (on a trained model
+    # the second-order term that antithetic noise leaves is positive); it must not be identically zero.
+    assert any(abs(l["alpha"]) > 0 for l in doc["layers"])
 
     again = tmp_path / "again.json"
     run("calibrate-sensitivity", model, "--text", text, "-o", again, "--seqlen", "64", "--max-tokens", "128",
