@@ -16,6 +16,13 @@
  *   activation_dtype  fp32 | fp16 | bf16: how activations are held between blocks (default fp32)
  *   checkpoint_dir    directory for the resume checkpoint (default: none, a private temporary one)
  *   resume            true: continue from checkpoint_dir when it matches this job (default false)
+ *   target_bpw        dynamic bit allocation: average bits per weight over the linear layers, scale and
+ *                     zero overhead included (bits + (16 + bits) / group_size); 0 = off (default). Each layer
+ *                     gets 2, 3, 4 or 8 bits, minimizing sum alpha_l * t_l (HIGGS linearity theorem) with
+ *                     t_l the layer's measured RTN relative MSE. Needs sensitivity_file.
+ *   sensitivity_file  JSON of per-layer alphas (sq_model_calibrate_sensitivity / calibrate-sensitivity)
+ *   bit_plan_file     explicit per-layer bits instead: JSON {"layer prefix": bits, ...}; layers not named
+ *                     keep "bits". Outputs record the plan in quantization_config "per_layer".
  * Options and calibration are frozen by the first sq_job_step / sq_job_run.
  */
 #ifndef STREAMQUANT_SQ_JOB_H

@@ -9,7 +9,8 @@
 namespace {
 
 struct QuantizeArgs {
-  std::string model, out, method = "gptq", calib, format = "gptq", device = "cpu", checkpoint;
+  std::string model, out, method = "gptq", calib, format = "gptq", device = "cpu", checkpoint, sensitivity, bit_plan;
+  double target_bpw = 0.0;
   int bits = 4, threads = 0;
   int64_t group_size = 128, nsamples = 128, seqlen = 2048, seed = 0;
   bool resume = false, act_order = false, sym = false, verbose = false;
@@ -58,6 +59,9 @@ void run_quantize() {
   set("seed", std::to_string(args.seed));
   set("act_order", args.act_order ? "true" : "false");
   set("sym", args.sym ? "true" : "false");
+  if (args.target_bpw > 0) set("target_bpw", std::to_string(args.target_bpw));
+  if (!args.sensitivity.empty()) set("sensitivity_file", args.sensitivity);
+  if (!args.bit_plan.empty()) set("bit_plan_file", args.bit_plan);
   if (args.resume || !args.checkpoint.empty()) {
     // --resume without --checkpoint-dir keeps the checkpoint beside the output, so a rerun finds it.
     const std::string dir = args.checkpoint.empty() ? args.out + ".checkpoint" : args.checkpoint;
@@ -86,6 +90,10 @@ void setup_quantize(CLI::App& app) {
       ->check(CLI::IsMember({"rtn", "gptq", "leanquant", "leanquant-affine"}));
   cmd->add_option("--bits", args.bits, "Bits per weight: 2, 3, 4 or 8")->check(CLI::IsMember({2, 3, 4, 8}));
   cmd->add_option("--group-size", args.group_size, "Columns per group; -1 = per-channel");
+  cmd->add_option("--target-bpw", args.target_bpw,
+                  "Dynamic bit allocation: average bits per weight over the linear layers (with --sensitivity)");
+  cmd->add_option("--sensitivity", args.sensitivity, "Per-layer alphas from calibrate-sensitivity (for --target-bpw)");
+  cmd->add_option("--bit-plan", args.bit_plan, "Explicit per-layer bits: JSON {\"layer prefix\": bits, ...}");
   cmd->add_option("--calib", args.calib, "Calibration: token file (.npy, raw uint32 .bin) or UTF-8 text");
   cmd->add_option("--nsamples", args.nsamples, "Calibration samples");
   cmd->add_option("--seqlen", args.seqlen, "Tokens per calibration sample");

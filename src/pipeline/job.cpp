@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/llama_block.hpp"
+#include "pipeline/bit_plan.hpp"
 #include "pipeline/hessian.hpp"
 #include "pipeline/layer_codec.hpp"
 #include "pipeline/quantize_call.hpp"
@@ -131,6 +132,8 @@ void Job::start() {
     fs::create_directories(work_dir_, ec);
     if (ec) throw_error(SQ_ERR_IO, "checkpoint directory '", work_dir_, "': ", ec.message());
   }
+  // Per-layer bits (dynamic allocation or a plan file) are resolved before the fingerprint, which covers them.
+  resolve_bit_plan(opts_, be_, *model_.weights, cfg, log_);
   acts_ = std::make_unique<ActivationStore>(calib_->n_samples, calib_->seq_len, cfg.hidden_size,
                                             opts_.activation_dtype);
   const std::string fp = fingerprint();
@@ -197,7 +200,7 @@ void Job::quantize_block(int64_t block) {
         throw_error(SQ_ERR_FORMAT, "tensor '", prefix, ".weight' has ", weight.size(), " elements, not a multiple of ",
                     cols, " input features");
       const int64_t rows = int64_t(weight.size()) / cols;
-      QuantizedLayer q = quantize_linear(be_, weight.data(), rows, cols, acc->matrix().data(), opts_, log_);
+      QuantizedLayer q = quantize_linear(be_, weight.data(), rows, cols, acc->matrix().data(), opts_, log_, prefix);
       if (q.dequant.size() != weight.size())
         throw_error(SQ_ERR_INTERNAL, "quantizer returned ", q.dequant.size(), " weights for '", prefix, "' (", rows,
                     "x", cols, ")");

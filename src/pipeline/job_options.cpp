@@ -83,17 +83,34 @@ void JobOptions::set(const std::string& key, const std::string& value) {
     checkpoint_dir = value;
   } else if (key == "resume") {
     resume = parse_bool(key, value);
+  } else if (key == "target_bpw") {
+    target_bpw = parse_double(key, value);
+    if (!(target_bpw == 0.0 || (target_bpw >= 1.0 && target_bpw <= 16.0)))
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'target_bpw' must be 0 (off) or in [1, 16]; got ", value);
+  } else if (key == "sensitivity_file") {
+    sensitivity_file = value;
+  } else if (key == "bit_plan_file") {
+    bit_plan_file = value;
   } else {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown job option '", key,
                 "' (known: method, bits, group_size, sym, act_order, damp, exponent, nsamples, seqlen, seed, "
-                "activation_dtype, checkpoint_dir, resume)");
+                "activation_dtype, checkpoint_dir, resume, target_bpw, sensitivity_file, bit_plan_file)");
   }
 }
 
+int JobOptions::bits_for(const std::string& prefix) const {
+  const auto it = per_layer.find(prefix);
+  return it == per_layer.end() ? bits : it->second.bits;
+}
+
 std::string JobOptions::canonical() const {
+  // Uniform jobs keep the text (and so the fingerprint) they had before per-layer settings existed.
+  std::string layers;
+  if (!per_layer.empty()) layers = ";per_layer=";
+  for (const auto& [prefix, o] : per_layer) layers += cat(prefix, ":", o.bits, ",");
   return cat("method=", method, ";bits=", bits, ";group_size=", group_size, ";sym=", sym, ";act_order=", act_order,
              ";damp=", damp, ";exponent=", exponent, ";nsamples=", nsamples, ";seqlen=", seqlen, ";seed=", seed,
-             ";activation_dtype=", activation_dtype);
+             ";activation_dtype=", activation_dtype, layers);
 }
 
 }  // namespace sq

@@ -2,11 +2,22 @@
 // with messages that name the key, the accepted values and the value given.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "util/dtype.hpp"
 
 namespace sq {
+
+// One layer's own settings, overriding the job-wide ones (dynamic bit allocation, or an explicit plan).
+struct LayerOverride {
+  int bits = 4;
+  // Informational (not part of the fingerprint): what the allocation assumed for this layer.
+  int64_t numel = 0;
+  double bits_per_weight = 0.0;  // bits plus scale / zero overhead (affine_bits_per_weight)
+  double rel_mse = -1.0;         // measured relative MSE of RTN at these bits (-1 = not measured)
+  double alpha = -1.0;           // sensitivity used by the allocation (-1 = none)
+};
 
 struct JobOptions {
   std::string method = "gptq";    // rtn | gptq | leanquant | leanquant-affine (or any preset the quantizer knows)
@@ -22,6 +33,18 @@ struct JobOptions {
   DType activation_dtype = SQ_DTYPE_F32;  // how calibration activations are held between blocks
   std::string checkpoint_dir;     // "" = a private temporary directory, removed with the job
   bool resume = false;            // continue from checkpoint_dir when its fingerprint matches
+  // Dynamic bit allocation: with target_bpw > 0 and a sensitivity file (calibrate-sensitivity), each linear
+  // layer's bits are chosen at the job's start to minimize sum alpha_l * t_l within target_bpw on average.
+  double target_bpw = 0.0;
+  std::string sensitivity_file;
+  // An explicit plan instead: JSON {"layer prefix": bits, ...} (or {"per_layer": {prefix: bits or {"bits": b}}}).
+  std::string bit_plan_file;
+  // Resolved per-layer settings by layer prefix ("model.layers.0.self_attn.q_proj"); empty = uniform bits.
+  // Filled by the job at its start; part of canonical().
+  std::map<std::string, LayerOverride> per_layer;
+
+  // The bits layer `prefix` is quantized with.
+  int bits_for(const std::string& prefix) const;
 
   // Throws SQ_ERR_INVALID_ARGUMENT naming the key (unknown key, bad value).
   void set(const std::string& key, const std::string& value);

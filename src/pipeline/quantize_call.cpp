@@ -5,10 +5,10 @@
 namespace sq {
 
 QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_t cols, const float* H,
-                               const JobOptions& opts, const Logger& log) {
+                               const JobOptions& opts, const Logger& log, const std::string& prefix) {
   QuantizeOptions q;
   q.method = opts.method;
-  q.bits = opts.bits;
+  q.bits = opts.bits_for(prefix);
   q.group_size = opts.group_size;
   q.sym = opts.sym;
   q.act_order = opts.act_order;

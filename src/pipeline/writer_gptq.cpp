@@ -156,6 +156,7 @@ OutputStats write_gptq(const std::string& out_dir, const WriteRequest& req) {
   qc["quant_method"] = "gptq";
   qc["checkpoint_format"] = v2 ? "gptq_v2" : "gptq";
   qc["effective_bits_per_weight"] = stats.bits_per_weight();
+  add_bit_plan(qc, req.options, true);
   write_model_side_files(dir.tmp_path(), req, qc, pass);
   write_file_atomic(dir.tmp_path() + "/quantize_config.json", qc.dump(2) + "\n");
   dir.commit();
@@ -199,6 +200,7 @@ OutputStats write_lut(const std::string& out_dir, const WriteRequest& req) {
   qc["wbits"] = req.options.bits;
   qc["checkpoint_format"] = "lut";
   qc["effective_bits_per_weight"] = stats.bits_per_weight();
+  add_bit_plan(qc, req.options, false);
   write_model_side_files(dir.tmp_path(), req, qc, pass);
   write_file_atomic(dir.tmp_path() + "/quantize_config.json", qc.dump(2) + "\n");
   dir.commit();

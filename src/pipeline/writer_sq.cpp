@@ -45,11 +45,12 @@ OutputStats write_sq(const std::string& out_dir, const WriteRequest& req) {
     w.finish();
   }
   const JobOptions& o = req.options;
-  const nlohmann::json qc = {{"quant_method", "streamquant"}, {"format", "sq"},
-                             {"format_version", kSqFormatVersion}, {"method", o.method},
-                             {"bits", o.bits}, {"group_size", o.group_size},
-                             {"sym", o.sym}, {"desc_act", o.act_order},
-                             {"effective_bits_per_weight", stats.bits_per_weight()}};
+  nlohmann::json qc = {{"quant_method", "streamquant"}, {"format", "sq"},
+                       {"format_version", kSqFormatVersion}, {"method", o.method},
+                       {"bits", o.bits}, {"group_size", o.group_size},
+                       {"sym", o.sym}, {"desc_act", o.act_order},
+                       {"effective_bits_per_weight", stats.bits_per_weight()}};
+  add_bit_plan(qc, o, false);
   write_model_side_files(dir.tmp_path(), req, qc, pass);
   dir.commit();
   return stats;
