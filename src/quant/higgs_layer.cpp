@@ -66,7 +66,7 @@ std::vector<float> gaussian_layer_weights(const QuantizedLayer& l, int threads) 
   std::vector<float> out(size_t(l.rows * l.cols));
   std::atomic<bool> bad_code{false};
   parallel_rows(l.rows, threads, [&](int64_t r0, int64_t r1) {
-    std::vector<float> buf(size_t(padded));
+    std::vector<float> buf(static_cast<size_t>(padded));
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* codes = l.codes.data() + r * (padded / p);
       for (int64_t v = 0; v < padded / p; ++v) {
