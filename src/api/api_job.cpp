@@ -1,5 +1,6 @@
 // extern "C" shims for the quantization job (include/streamquant/sq_job.h).
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,8 +96,14 @@ SQ_API sq_error* sq_job_set_calibration_file(sq_job* job, const char* path_utf8)
     require_arg(job, "sq_job_set_calibration_file", "job");
     require_arg(path_utf8, "sq_job_set_calibration_file", "path_utf8");
     const std::string path = path_utf8;
-    auto stream = looks_like_token_file(path) ? sq::read_token_file(path) : tokenize_text_file(*job, path);
-    job->job->set_calibration_stream(std::move(stream), "file '" + path + "'");
+    // Fail now on a file that cannot be read; read and tokenize it only when the job starts, and only if
+    // its method needs calibration (data-free methods never do).
+    if (!std::ifstream(path, std::ios::binary))
+      sq::throw_error(SQ_ERR_IO, "calibration file '", path, "': cannot open for reading");
+    sq_job* raw = job;
+    job->job->set_calibration_loader(
+        [raw, path] { return looks_like_token_file(path) ? sq::read_token_file(path) : tokenize_text_file(*raw, path); },
+        "file '" + path + "'");
   });
 }
 

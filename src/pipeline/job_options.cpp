@@ -34,11 +34,39 @@ bool parse_bool(const std::string& key, const std::string& value) {
 
 }  // namespace
 
+// HIGGS keys (and its two method names); false when `key` is none of them. Cross-option checks (bits against
+// the grid, group size against the Hadamard size) happen when the quantizer validates the whole set.
+bool JobOptions::set_higgs_option(const std::string& key, const std::string& value) {
+  if (key == "method" && (value == "higgs" || value == "higgs-gptq")) {
+    method = value;
+  } else if (key == "hadamard_size") {
+    const int64_t h = parse_int(key, value);
+    if (h < 2 || h > (int64_t(1) << 16) || (h & (h - 1)) != 0)
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'hadamard_size' must be a power of two in [2, 65536]; got ", value);
+    hadamard_size = h;
+  } else if (key == "grid_dim") {
+    const int64_t p = parse_int(key, value);
+    if (p < 0 || p > 2)
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'grid_dim' must be 0 (the method's), 1 or 2; got ", value);
+    grid_dim = int(p);
+  } else if (key == "random_signs") {
+    random_signs = parse_bool(key, value);
+  } else if (key == "rotation_seed") {
+    const int64_t s = parse_int(key, value);
+    if (s < 0) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'rotation_seed' must be non-negative; got ", value);
+    rotation_seed = uint64_t(s);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 void JobOptions::set(const std::string& key, const std::string& value) {
+  if (set_higgs_option(key, value)) return;
   if (key == "method") {
     if (value != "rtn" && value != "gptq" && value != "leanquant" && value != "leanquant-affine")
-      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'method' must be rtn, gptq, leanquant or leanquant-affine; got '",
-                  value, "'");
+      throw_error(SQ_ERR_INVALID_ARGUMENT,
+                  "option 'method' must be rtn, gptq, leanquant, leanquant-affine, higgs or higgs-gptq; got '", value, "'");
     method = value;
   } else if (key == "bits") {
     const int64_t b = parse_int(key, value);
@@ -94,7 +122,7 @@ void JobOptions::set(const std::string& key, const std::string& value) {
   } else {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown job option '", key,
                 "' (known: method, bits, group_size, sym, act_order, damp, exponent, nsamples, seqlen, seed, "
-                "activation_dtype, checkpoint_dir, resume, target_bpw, sensitivity_file, bit_plan_file)");
+                "activation_dtype, hadamard_size, grid_dim, random_signs, rotation_seed, checkpoint_dir, resume, target_bpw, sensitivity_file, bit_plan_file)");
   }
 }
 
@@ -110,7 +138,8 @@ std::string JobOptions::canonical() const {
   for (const auto& [prefix, o] : per_layer) layers += cat(prefix, ":", o.bits, ",");
   return cat("method=", method, ";bits=", bits, ";group_size=", group_size, ";sym=", sym, ";act_order=", act_order,
              ";damp=", damp, ";exponent=", exponent, ";nsamples=", nsamples, ";seqlen=", seqlen, ";seed=", seed,
-             ";activation_dtype=", activation_dtype, layers);
+             ";activation_dtype=", activation_dtype, ";hadamard_size=", hadamard_size, ";grid_dim=", grid_dim,
+             ";random_signs=", random_signs, ";rotation_seed=", rotation_seed, layers);
 }
 
 }  // namespace sq

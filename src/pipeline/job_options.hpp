@@ -20,7 +20,7 @@ struct LayerOverride {
 };
 
 struct JobOptions {
-  std::string method = "gptq";    // rtn | gptq | leanquant | leanquant-affine (or any preset the quantizer knows)
+  std::string method = "gptq";    // rtn | gptq | leanquant | leanquant-affine | higgs | higgs-gptq
   int bits = 4;                   // 2, 3, 4 or 8
   int64_t group_size = 128;       // -1 = per-channel
   bool sym = false;
@@ -31,6 +31,12 @@ struct JobOptions {
   int64_t seqlen = 2048;
   uint64_t seed = 0;
   DType activation_dtype = SQ_DTYPE_F32;  // how calibration activations are held between blocks
+  // HIGGS (methods higgs, higgs-gptq): Hadamard block size, Gaussian grid dimension (0 = the method's:
+  // higgs 2, higgs-gptq 1), randomized Hadamard signs and their seed.
+  int64_t hadamard_size = 512;
+  int grid_dim = 0;
+  bool random_signs = false;
+  uint64_t rotation_seed = 0;
   std::string checkpoint_dir;     // "" = a private temporary directory, removed with the job
   bool resume = false;            // continue from checkpoint_dir when its fingerprint matches
   // Dynamic bit allocation: with target_bpw > 0 and a sensitivity file (calibrate-sensitivity), each linear
@@ -50,6 +56,9 @@ struct JobOptions {
   void set(const std::string& key, const std::string& value);
   // A canonical text of every option that changes the output (for the resume fingerprint).
   std::string canonical() const;
+
+ private:
+  bool set_higgs_option(const std::string& key, const std::string& value);
 };
 
 }  // namespace sq

@@ -3,8 +3,9 @@
 // A layer P becomes a scheme (JSON, stored in the safetensors __metadata__ as "sq.scheme.P") and a few
 // payloads, each stored as a U8 tensor "P.sq.<part>" holding one independent zstd frame, so any tensor
 // can be read without the others:
-//   codes   dense LSB-first bit stream of the [rows, cols] codes (original column order), `bits` per code
-//   scales, zeros   fp32 [n_groups, rows]      (affine grids)
+//   codes   dense LSB-first bit stream of the [rows, cols] codes (original column order), `bits` per code;
+//           Gaussian grids: [rows, cols_padded / grid_dim] codes of the rotated rows
+//   scales, zeros   fp32 [n_groups, rows]      (affine grids; Gaussian grids: scales only)
 //   lut     fp32 [n_groups, rows, 2^bits]      (LUT grids)
 //   g_idx, perm     int32                      (when present)
 //   fix_idx int64, fix_val fp32                (elements where decode() differs from the quantizer's own
@@ -12,6 +13,9 @@
 // Layers with full-precision outliers carry "outliers": <count> in their scheme (payloads outlier_*), rotated
 // layers a "rotation" object (the GPTQ writer refuses both).
 // decode: affine w[n,k] = scales[g,n] * (code - zeros[g,n]); LUT w[n,k] = lut[g,n,code]; g = group of k.
+// Gaussian (HIGGS; scheme keys grid_dim, grid_points, "rotation": {type "hadamard", size, random_signs, seed,
+// cols_padded}): rotated row = scales[g,n] * grid[code] per grid_dim-vector (g = rotated column / group_size),
+// then un-rotated (hadamard_unrotate_rows) and cut to cols (higgs_layer.hpp: gaussian_layer_weights).
 // Bump kSqFormatVersion on any change to this layout.
 #pragma once
 #include <cstdint>
@@ -26,7 +30,7 @@
 
 namespace sq {
 
-constexpr int kSqFormatVersion = 1;
+constexpr int kSqFormatVersion = 2;  // 2: Gaussian grids and Hadamard rotation
 constexpr const char* kSqFormatName = "streamquant.sq";
 constexpr const char* kSqSchemePrefix = "sq.scheme.";
 constexpr const char* kSqPayloadInfix = ".sq.";

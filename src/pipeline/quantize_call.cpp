@@ -4,8 +4,10 @@
 
 namespace sq {
 
-QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_t cols, const float* H,
-                               const JobOptions& opts, const Logger& log, const std::string& prefix) {
+namespace {
+
+// The layer `prefix` ("" = the job's uniform settings) gets its own bits when a per-layer plan names it.
+QuantizeOptions layer_options(const JobOptions& opts, const std::string& prefix = "") {
   QuantizeOptions q;
   q.method = opts.method;
   q.bits = opts.bits_for(prefix);
@@ -16,7 +18,23 @@ QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_
   q.exponent = opts.exponent;
   // The pipeline reports its own per-block statistics; the exact objective costs a GEMM per layer.
   q.compute_objective = false;
-  return quantize_layer(be, W, rows, cols, H, q, log);
+  // HIGGS
+  q.hadamard_size = opts.hadamard_size;
+  q.grid_dim = opts.grid_dim;
+  q.random_signs = opts.random_signs;
+  q.rotation_seed = opts.rotation_seed;
+  return q;
 }
+
+}  // namespace
+
+QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_t cols, const float* H,
+                               const JobOptions& opts, const Logger& log, const std::string& prefix) {
+  return quantize_layer(be, W, rows, cols, H, layer_options(opts, prefix), log);
+}
+
+bool needs_calibration(const JobOptions& opts) { return !method_is_data_free(layer_options(opts)); }
+
+void validate_layer_options(const JobOptions& opts) { validate(layer_options(opts)); }
 
 }  // namespace sq

@@ -16,4 +16,12 @@ namespace sq {
 QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_t cols, const float* H,
                                const JobOptions& opts, const Logger& log, const std::string& prefix = "");
 
+// False for data-free methods (RTN without act-order, HIGGS): the job then needs no calibration data and
+// runs no forward pass.
+bool needs_calibration(const JobOptions& opts);
+
+// Check the job's options as the quantizer will see them (SQ_ERR_INVALID_ARGUMENT / SQ_ERR_UNSUPPORTED naming
+// the option), so a bad combination fails before any work rather than at the first layer.
+void validate_layer_options(const JobOptions& opts);
+
 }  // namespace sq

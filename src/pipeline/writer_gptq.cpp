@@ -40,7 +40,15 @@ bool needs_v2(const QuantizedLayer& l) {
 struct LayerShapes {
   int64_t rows, cols, bits, n_groups;
   std::string unsupported;  // why the GPTQ format cannot hold this layer ("" = it can)
+  std::string lut_unsupported;  // why the LUT format cannot ("" = it can)
 };
+
+// A LUT checkpoint holds per-row level tables (or affine grids expressed as them), unrotated.
+std::string lut_unsupported(const std::string& grid, bool rotated) {
+  if (grid != "affine" && grid != "lut") return "uses a '" + grid + "' grid";
+  if (rotated) return "is stored in a Hadamard-rotated basis";
+  return "";
+}
 
 // A GPTQ checkpoint holds one affine grid per row and group, nothing else: no lookup tables, no rotation,
 // no full-precision outliers. Keys as layer_codec writes them into a layer's scheme.
@@ -59,7 +67,8 @@ LayerShapes shapes_of(const nlohmann::json& s) {
   const bool rotated = s.contains("rotation");
   const bool outliers = s.value("outliers", int64_t(0)) > 0;
   return {s.at("rows").get<int64_t>(), s.at("cols").get<int64_t>(), s.at("bits").get<int64_t>(),
-          s.at("n_groups").get<int64_t>(), gptq_unsupported(s.at("grid").get<std::string>(), rotated, outliers)};
+          s.at("n_groups").get<int64_t>(), gptq_unsupported(s.at("grid").get<std::string>(), rotated, outliers),
+          lut_unsupported(s.at("grid").get<std::string>(), rotated)};
 }
 
 nlohmann::json base_quant_config(const JobOptions& o) {
@@ -96,6 +105,9 @@ std::vector<PackedTensor> pack_gptq_layer(const std::string& prefix, const Quant
 }
 
 std::vector<PackedTensor> pack_lut_layer(const std::string& prefix, const QuantizedLayer& l) {
+  const std::string why = lut_unsupported(grid_kind_name(l.grid), l.rotation.size > 0);
+  if (!why.empty())
+    throw_error(SQ_ERR_UNSUPPORTED, "layer '", prefix, "' ", why, ", which the LUT format cannot hold: use format 'sq'");
   if (l.n_groups != 1)
     throw_error(SQ_ERR_UNSUPPORTED, "layer '", prefix, "' has ", l.n_groups,
                 " groups; the LUT format holds one table per row: use group_size -1 or format 'sq'");
@@ -178,6 +190,9 @@ OutputStats write_lut(const std::string& out_dir, const WriteRequest& req) {
     w.set_metadata("format", "pt");
     declare_pass_through(w, req, pass);
     for (const auto& [p, s] : layers) {
+      if (!s.lut_unsupported.empty())
+        throw_error(SQ_ERR_UNSUPPORTED, "layer '", p, "' ", s.lut_unsupported,
+                    ", which the LUT format cannot hold: use format 'sq'");
       if (s.n_groups != 1)
         throw_error(SQ_ERR_UNSUPPORTED, "layer '", p, "' has ", s.n_groups,
                     " groups; the LUT format holds one table per row: use group_size -1 or format 'sq'");
