@@ -7,6 +7,8 @@
 #include "model/llama_block.hpp"
 #include "pipeline/sensitivity.hpp"
 #include "quant/bit_allocation.hpp"
+#include "quant/gaussian_grids.hpp"
+#include "quant/higgs_layer.hpp"
 #include "quant/layer_quantizer.hpp"
 #include "util/atomic_output.hpp"
 #include "util/error.hpp"
@@ -105,6 +107,34 @@ std::map<std::string, std::vector<double>> measure_rtn_mse(Backend& be, const We
   return out;
 }
 
+namespace {
+
+bool is_higgs(const std::string& method) { return method == "higgs" || method == "higgs-gptq"; }
+
+// The options the DP picks from for one layer: bits, their storage cost and the relative MSE they cause.
+// HIGGS: the Gaussian grid of each bit width; its relative MSE is the grid's MSE on N(0, 1) (the linearity
+// theorem's t, checked against real layers in test_higgs_pipeline), its cost codes + one fp16 scale per group.
+// Affine methods: bits {2, 3, 4, 8}, the GPTQ storage cost and the RTN error measured on the weight.
+std::vector<std::pair<int, BitOption>> layer_choices(const JobOptions& opts, const LinearLayerInfo& l,
+                                                     const std::map<std::string, std::vector<double>>& rtn_mse) {
+  std::vector<std::pair<int, BitOption>> out;
+  if (is_higgs(opts.method)) {
+    const int64_t group = opts.group_size > 0 ? opts.group_size : opts.hadamard_size;
+    const int p = opts.grid_dim > 0 ? opts.grid_dim : (opts.method == "higgs" ? 2 : 1);  // as resolve_method
+    for (int bits : {2, 3, 4}) {
+      const GaussianGridId id = higgs_grid_for_bits(bits, p);
+      out.push_back({bits, {higgs_bits_per_weight(id, group), gaussian_grid(id.p, id.n).mse}});
+    }
+    return out;
+  }
+  for (size_t i = 0; i < std::size(kPlanBitChoices); ++i)
+    out.push_back({kPlanBitChoices[i],
+                   {affine_bits_per_weight(kPlanBitChoices[i], opts.group_size, l.cols), rtn_mse.at(l.prefix)[i]}});
+  return out;
+}
+
+}  // namespace
+
 PlanSummary summarize_plan(const JobOptions& opts) {
   PlanSummary s;
   double bits = 0.0;
@@ -128,7 +158,7 @@ void resolve_bit_plan(JobOptions& opts, Backend& be, const WeightSource& src, co
     throw_error(SQ_ERR_INVALID_ARGUMENT, "options 'target_bpw' and 'bit_plan_file' exclude each other");
   if (!dynamic && opts.bit_plan_file.empty()) return;
   if (opts.method == "leanquant")
-    throw_error(SQ_ERR_UNSUPPORTED, "per-layer bit plans are for affine methods (rtn, gptq, leanquant-affine); method '",
+    throw_error(SQ_ERR_UNSUPPORTED, "per-layer bit plans are for rtn, gptq, leanquant-affine, higgs and higgs-gptq; method '",
                 opts.method, "' is not supported");
 
   const std::vector<LinearLayerInfo> layers = job_linear_layers(src, cfg);
@@ -141,7 +171,8 @@ void resolve_bit_plan(JobOptions& opts, Backend& be, const WeightSource& src, co
     }
     check_known_prefixes(names, layers, "sensitivity file '" + opts.sensitivity_file + "'");
   }
-  const auto mse = measure_rtn_mse(be, src, cfg, opts.group_size, opts.sym);
+  std::map<std::string, std::vector<double>> mse;
+  if (!is_higgs(opts.method)) mse = measure_rtn_mse(be, src, cfg, opts.group_size, opts.sym);
   opts.per_layer.clear();
 
   if (!dynamic) {
@@ -155,9 +186,16 @@ void resolve_bit_plan(JobOptions& opts, Backend& be, const WeightSource& src, co
       LayerOverride o;
       o.bits = bits;
       o.numel = l.rows * l.cols;
-      o.bits_per_weight = affine_bits_per_weight(bits, opts.group_size, l.cols);
-      for (size_t i = 0; i < std::size(kPlanBitChoices); ++i)
-        if (kPlanBitChoices[i] == bits) o.rel_mse = mse.at(l.prefix)[i];
+      bool offered = false;
+      for (const auto& [b, option] : layer_choices(opts, l, mse))
+        if (b == bits) {
+          o.bits_per_weight = option.bits_per_weight;
+          o.rel_mse = option.mse;
+          offered = true;
+        }
+      if (!offered)
+        throw_error(SQ_ERR_INVALID_ARGUMENT, "bit plan file '", opts.bit_plan_file, "': layer '", l.prefix, "' asks for ",
+                    bits, " bits, which method '", opts.method, "' does not offer");
       opts.per_layer[l.prefix] = o;
     }
     return;
@@ -167,6 +205,7 @@ void resolve_bit_plan(JobOptions& opts, Backend& be, const WeightSource& src, co
   p.max_units = int64_t(1) << 18;
   int negative = 0;
   double weights = 0;
+  std::vector<std::vector<int>> choice_bits;  // the bit width of each option, per layer
   for (const auto& l : layers) {
     const auto it = alphas.find(l.prefix);
     if (it == alphas.end())
@@ -177,9 +216,13 @@ void resolve_bit_plan(JobOptions& opts, Backend& be, const WeightSource& src, co
     p.numel.push_back(l.rows * l.cols);
     weights += double(l.rows * l.cols);
     std::vector<BitOption> opts_l;
-    for (size_t i = 0; i < std::size(kPlanBitChoices); ++i)
-      opts_l.push_back({affine_bits_per_weight(kPlanBitChoices[i], opts.group_size, l.cols), mse.at(l.prefix)[i]});
+    std::vector<int> bits_l;
+    for (const auto& [b, option] : layer_choices(opts, l, mse)) {
+      bits_l.push_back(b);
+      opts_l.push_back(option);
+    }
     p.options.push_back(std::move(opts_l));
+    choice_bits.push_back(std::move(bits_l));
   }
   if (negative > 0) log.warn("sensitivity file '", opts.sensitivity_file, "': ", negative, " layers have a negative alpha, used as 0");
   p.budget_bits = opts.target_bpw * weights;
@@ -187,7 +230,7 @@ void resolve_bit_plan(JobOptions& opts, Backend& be, const WeightSource& src, co
   for (size_t i = 0; i < layers.size(); ++i) {
     const int j = a.choice[i];
     LayerOverride o;
-    o.bits = kPlanBitChoices[j];
+    o.bits = choice_bits[i][size_t(j)];
     o.numel = p.numel[i];
     o.bits_per_weight = p.options[i][size_t(j)].bits_per_weight;
     o.rel_mse = p.options[i][size_t(j)].mse;

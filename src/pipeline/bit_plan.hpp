@@ -1,7 +1,8 @@
 // Per-layer bit plans for a job: dynamic allocation by the HIGGS linearity theorem (target_bpw +
 // sensitivity file), or an explicit plan file. Resolved once, at the job's start, into JobOptions::per_layer.
 //
-// Options per layer (affine grids: rtn, gptq, leanquant-affine, and leanquant's LUT as an approximation):
+// Options per layer. HIGGS (higgs, higgs-gptq): the Gaussian grids at 2, 3, 4 bits, t = the grid MSE on N(0, 1).
+// Affine grids (rtn, gptq, leanquant-affine):
 // bits b in {2, 3, 4, 8} at the job's group size g. Storage cost, as a GPTQ checkpoint holds it:
 //   bits_per_weight(b) = b + (16 + b) / g      (one fp16 scale and one b-bit packed zero per row and group;
 //                                               per-channel: g = cols)

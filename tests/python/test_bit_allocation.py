@@ -123,6 +123,31 @@ def test_target_bpw_allocates_by_alpha(tiny, tmp_path, fmt):
     assert np.isfinite(ppl) and ppl > 1
 
 
+def test_target_bpw_with_higgs_picks_gaussian_grids(tiny, tmp_path):
+    """HIGGS: the options are the 2/3/4-bit Gaussian grids (cost log2(n)/p + 16/group, t = the grid's MSE)."""
+    model, text, calib, alphas, config = tiny
+    doc = json.loads(alphas.read_text())
+    for l in doc["layers"]:
+        l["alpha"] = 1000.0 if l["name"].startswith("model.layers.0.") else 1.0
+    skewed = tmp_path / "skewed.json"
+    skewed.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    target = 3.0
+    run("quantize", model, "-o", out, "--threads", "1", "--method", "higgs", "--hadamard-size", "32",
+        "--group-size", "32", "--format", "sq", "--target-bpw", target, "--sensitivity", skewed)
+    qc = json.loads((out / "config.json").read_text())["quantization_config"]
+    per_layer = qc["per_layer"]
+    bits0 = [per_layer[n]["bits"] for n in per_layer if n.startswith("model.layers.0.")]
+    bits1 = [per_layer[n]["bits"] for n in per_layer if n.startswith("model.layers.1.")]
+    assert set(bits0 + bits1) <= {2, 3, 4}
+    assert min(bits0) > max(bits1), (bits0, bits1)
+    for e in per_layer.values():
+        assert e["bits_per_weight"] == pytest.approx(e["bits"] + 16 / 32)
+    assert qc["achieved_bpw"] <= target + 1e-9
+    ppl = eval_ppl(out, text)
+    assert np.isfinite(ppl) and ppl > 1
+
+
 def test_bit_plan_file_is_honoured_and_changes_the_output(tiny, tmp_path):
     model, text, calib, _, config = tiny
     plan = {n: (2 if "mlp" in n else 8) for n in layer_names(config)}
