@@ -17,6 +17,34 @@ struct QuantizeArgs {
 
 QuantizeArgs args;
 
+// QuantEase options: passed to the job only when given (empty = the library's default).
+struct QuantEaseArgs {
+  std::string sweeps, init, outlier_fraction, outlier_structure, relax_sweeps;
+};
+QuantEaseArgs quantease_args;
+
+void add_quantease_options(CLI::App* cmd) {
+  cmd->add_option("--sweeps", quantease_args.sweeps, "quantease: coordinate-descent sweeps (default 30)");
+  cmd->add_option("--init", quantease_args.init, "quantease: start from w (the weights) or gptq (default w)")
+      ->check(CLI::IsMember({"w", "gptq"}));
+  cmd->add_option("--outlier-fraction", quantease_args.outlier_fraction,
+                  "quantease: fraction of weights (or columns) kept in full precision (default 0; needs --format sq)");
+  cmd->add_option("--outlier-structure", quantease_args.outlier_structure,
+                  "quantease: unstructured (top entries) or columns (whole columns)")
+      ->check(CLI::IsMember({"unstructured", "columns"}));
+  cmd->add_option("--relax-sweeps", quantease_args.relax_sweeps,
+                  "quantease: sweeps 1, 4, 7, ... up to this one skip rounding (default 25; 0 = none)");
+}
+
+template <typename Set>
+void set_quantease_options(const Set& set) {
+  if (!quantease_args.sweeps.empty()) set("sweeps", quantease_args.sweeps);
+  if (!quantease_args.init.empty()) set("init", quantease_args.init);
+  if (!quantease_args.outlier_fraction.empty()) set("outlier_fraction", quantease_args.outlier_fraction);
+  if (!quantease_args.outlier_structure.empty()) set("outlier_structure", quantease_args.outlier_structure);
+  if (!quantease_args.relax_sweeps.empty()) set("relax_sweeps", quantease_args.relax_sweeps);
+}
+
 std::string format_seconds(double s) {
   char buf[32];
   const long t = long(s + 0.5);
@@ -58,6 +86,7 @@ void run_quantize() {
   set("seed", std::to_string(args.seed));
   set("act_order", args.act_order ? "true" : "false");
   set("sym", args.sym ? "true" : "false");
+  set_quantease_options(set);
   if (args.resume || !args.checkpoint.empty()) {
     // --resume without --checkpoint-dir keeps the checkpoint beside the output, so a rerun finds it.
     const std::string dir = args.checkpoint.empty() ? args.out + ".checkpoint" : args.checkpoint;
@@ -76,8 +105,8 @@ void setup_quantize(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("quantize", "Quantize a model, one transformer block at a time");
   cmd->add_option("model", args.model, "Model directory, .safetensors or .gguf file")->required();
   cmd->add_option("-o,--output", args.out, "Output directory (must not exist or be empty)")->required();
-  cmd->add_option("--method", args.method, "rtn | gptq | leanquant | leanquant-affine")
-      ->check(CLI::IsMember({"rtn", "gptq", "leanquant", "leanquant-affine"}));
+  cmd->add_option("--method", args.method, "rtn | gptq | leanquant | leanquant-affine | quantease")
+      ->check(CLI::IsMember({"rtn", "gptq", "leanquant", "leanquant-affine", "quantease"}));
   cmd->add_option("--bits", args.bits, "Bits per weight: 2, 3, 4 or 8")->check(CLI::IsMember({2, 3, 4, 8}));
   cmd->add_option("--group-size", args.group_size, "Columns per group; -1 = per-channel");
   cmd->add_option("--calib", args.calib, "Calibration: token file (.npy, raw uint32 .bin) or UTF-8 text");
@@ -92,6 +121,7 @@ void setup_quantize(CLI::App& app) {
   cmd->add_flag("--act-order", args.act_order, "Quantize columns in order of decreasing Hessian diagonal");
   cmd->add_flag("--sym", args.sym, "Symmetric grids");
   cmd->add_flag("-v,--verbose", args.verbose, "Debug logging");
+  add_quantease_options(cmd);
   cmd->callback(run_quantize);
 }
 

@@ -32,12 +32,42 @@ bool parse_bool(const std::string& key, const std::string& value) {
   throw_error(SQ_ERR_INVALID_ARGUMENT, "option '", key, "': expected true/false (or 1/0), got '", value, "'");
 }
 
+// --- QuantEase options: true when `key` is one (and it was set) ---
+bool set_quantease(JobOptions& o, const std::string& key, const std::string& value) {
+  if (key == "sweeps") {
+    const int64_t v = parse_int(key, value);
+    if (v < 1 || v > 1000) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'sweeps' must be in [1, 1000]; got ", value);
+    o.sweeps = v;
+  } else if (key == "init") {
+    if (value != "w" && value != "gptq")
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'init' must be w or gptq; got '", value, "'");
+    o.init = value;
+  } else if (key == "outlier_fraction") {
+    const double v = parse_double(key, value);
+    if (!(v >= 0.0 && v < 0.5))
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'outlier_fraction' must be in [0, 0.5); got ", value);
+    o.outlier_fraction = v;
+  } else if (key == "outlier_structure") {
+    if (value != "unstructured" && value != "columns")
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'outlier_structure' must be unstructured or columns; got '", value, "'");
+    o.outlier_structure = value;
+  } else if (key == "relax_sweeps") {
+    const int64_t v = parse_int(key, value);
+    if (v < 0) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'relax_sweeps' must be >= 0; got ", value);
+    o.relax_sweeps = v;
+  } else {
+    return false;
+  }
+  return true;
+}
+// --- end QuantEase options ---
+
 }  // namespace
 
 void JobOptions::set(const std::string& key, const std::string& value) {
   if (key == "method") {
-    if (value != "rtn" && value != "gptq" && value != "leanquant" && value != "leanquant-affine")
-      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'method' must be rtn, gptq, leanquant or leanquant-affine; got '",
+    if (value != "rtn" && value != "gptq" && value != "leanquant" && value != "leanquant-affine" && value != "quantease")
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'method' must be rtn, gptq, leanquant, leanquant-affine or quantease; got '",
                   value, "'");
     method = value;
   } else if (key == "bits") {
@@ -83,17 +113,21 @@ void JobOptions::set(const std::string& key, const std::string& value) {
     checkpoint_dir = value;
   } else if (key == "resume") {
     resume = parse_bool(key, value);
-  } else {
+  } else if (!set_quantease(*this, key, value)) {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown job option '", key,
                 "' (known: method, bits, group_size, sym, act_order, damp, exponent, nsamples, seqlen, seed, "
-                "activation_dtype, checkpoint_dir, resume)");
+                "activation_dtype, checkpoint_dir, resume, sweeps, init, outlier_fraction, outlier_structure, "
+                "relax_sweeps)");
   }
 }
 
 std::string JobOptions::canonical() const {
   return cat("method=", method, ";bits=", bits, ";group_size=", group_size, ";sym=", sym, ";act_order=", act_order,
              ";damp=", damp, ";exponent=", exponent, ";nsamples=", nsamples, ";seqlen=", seqlen, ";seed=", seed,
-             ";activation_dtype=", activation_dtype);
+             ";activation_dtype=", activation_dtype,
+             // QuantEase
+             ";sweeps=", sweeps, ";init=", init, ";outlier_fraction=", outlier_fraction,
+             ";outlier_structure=", outlier_structure, ";relax_sweeps=", relax_sweeps);
 }
 
 }  // namespace sq

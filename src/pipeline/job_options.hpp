@@ -9,7 +9,7 @@
 namespace sq {
 
 struct JobOptions {
-  std::string method = "gptq";    // rtn | gptq | leanquant | leanquant-affine (or any preset the quantizer knows)
+  std::string method = "gptq";    // rtn | gptq | leanquant | leanquant-affine | quantease (or any preset the quantizer knows)
   int bits = 4;                   // 2, 3, 4 or 8
   int64_t group_size = 128;       // -1 = per-channel
   bool sym = false;
@@ -22,6 +22,13 @@ struct JobOptions {
   DType activation_dtype = SQ_DTYPE_F32;  // how calibration activations are held between blocks
   std::string checkpoint_dir;     // "" = a private temporary directory, removed with the job
   bool resume = false;            // continue from checkpoint_dir when its fingerprint matches
+
+  // --- QuantEase (method quantease; see quant/solver_quantease.hpp) ---
+  int64_t sweeps = 30;                              // coordinate-descent passes
+  std::string init = "w";                           // w | gptq
+  double outlier_fraction = 0.0;                    // 0 = none
+  std::string outlier_structure = "unstructured";   // unstructured | columns
+  int64_t relax_sweeps = 25;                        // unrounded sweeps 1, 4, 7, ... up to this one (0 = none)
 
   // Throws SQ_ERR_INVALID_ARGUMENT naming the key (unknown key, bad value).
   void set(const std::string& key, const std::string& value);

@@ -10,8 +10,11 @@
 //   fix_idx int64, fix_val fp32                (elements where decode() differs from the quantizer's own
 //                                               fp32 result, so the round trip is bit-identical)
 // Layers with full-precision outliers carry "outliers": <count> in their scheme (payloads outlier_*), rotated
-// layers a "rotation" object (the GPTQ writer refuses both).
-// decode: affine w[n,k] = scales[g,n] * (code - zeros[g,n]); LUT w[n,k] = lut[g,n,code]; g = group of k.
+// layers a "rotation" object (the GPTQ writer refuses both):
+//   outlier_row_ptr int64 [rows + 1], outlier_col int32 [count], outlier_val fp32 [count]   (CSR, ADDED to
+//   the decoded grid values; every scheme carries "outliers", 0 when the layer has none)
+// decode: affine w[n,k] = scales[g,n] * (code - zeros[g,n]); LUT w[n,k] = lut[g,n,code]; g = group of k;
+// then w[n,k] += outlier value where the layer stores one.
 // Bump kSqFormatVersion on any change to this layout.
 #pragma once
 #include <cstdint>
@@ -26,7 +29,7 @@
 
 namespace sq {
 
-constexpr int kSqFormatVersion = 1;
+constexpr int kSqFormatVersion = 2;  // 2: full-precision outliers
 constexpr const char* kSqFormatName = "streamquant.sq";
 constexpr const char* kSqSchemePrefix = "sq.scheme.";
 constexpr const char* kSqPayloadInfix = ".sq.";
@@ -51,7 +54,7 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
 
 // Group of input column k under the layer's grouping (g_idx when present, else k / group_size).
 int64_t group_of_column(const QuantizedLayer& layer, int64_t k);
-// The decode formula above, from codes and grid parameters only.
+// The decode formula above, from codes, grid parameters and outliers only.
 std::vector<float> decode_weights(const QuantizedLayer& layer);
 
 }  // namespace sq

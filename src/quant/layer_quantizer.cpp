@@ -7,6 +7,7 @@
 #include "quant/grids.hpp"
 #include "quant/group_schedule.hpp"
 #include "quant/solver_gptq.hpp"
+#include "quant/solver_quantease.hpp"
 #include "quant/solver_rtn.hpp"
 #include "quant/transform_act_order.hpp"
 #include "util/error.hpp"
@@ -85,6 +86,7 @@ QuantizedLayer quantize_layer(Backend& backend, const float* w, int64_t rows, in
                 " needs the Hessian H (", cols, " x ", cols, "); pass H or use method 'rtn' without act_order");
   require_finite(w, rows, cols, "W");
   if (h) require_finite(h, cols, cols, "H");
+  if (plan.solver == SolverKind::QuantEase) return quantease_quantize_layer(backend, w, rows, cols, h, opts, log);
   const auto grid = make_grid(plan.grid, opts.bits, opts.sym, opts.scale_storage);
 
   QuantizedLayer out;

@@ -9,7 +9,7 @@
 
 namespace sq {
 
-enum class SolverKind { None /* RTN */, Gptq };
+enum class SolverKind { None /* RTN */, Gptq, QuantEase /* coordinate descent, solver_quantease.hpp */ };
 enum class GridChoice { Auto /* the preset's */, MinMaxAffine, LossAwareAffine, LutKMeans };
 
 struct QuantizeOptions {
@@ -28,6 +28,13 @@ struct QuantizeOptions {
   // Affine scales as a checkpoint stores them (scale_storage.hpp): "fp16" (default, GPTQ checkpoints)
   // rounds each scale before weights are rounded with it; "fp32" keeps full precision.
   ScaleStorage scale_storage = ScaleStorage::F16;
+
+  // --- QuantEase (method "quantease", solver_quantease.hpp) ---
+  int64_t sweeps = 30;            // coordinate-descent passes over all columns
+  std::string init = "w";         // "w": start from W; "gptq": start from the GPTQ result
+  double outlier_fraction = 0.0;  // 0 = no outliers; else the fraction of weights (or columns) kept in fp32
+  std::string outlier_structure = "unstructured";  // "unstructured" (top-k entries) or "columns" (whole columns)
+  int64_t relax_sweeps = 25;      // sweeps 1, 4, 7, ... <= relax_sweeps skip rounding (0 = never)
 };
 
 // What a validated set of options resolves to.
