@@ -152,7 +152,7 @@ class QuantEaseSolver {
     std::vector<double> norm(size_t(cols_), 0.0);
     for (int64_t r = 0; r < rows_; ++r)
       for (int64_t c = 0; c < cols_; ++c) norm[size_t(c)] += double(v[size_t(r * cols_ + c)]) * v[size_t(r * cols_ + c)];
-    std::vector<int64_t> order(size_t(cols_));
+    std::vector<int64_t> order(static_cast<size_t>(cols_));
     std::iota(order.begin(), order.end(), int64_t(0));
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return norm[size_t(a)] > norm[size_t(b)]; });
     for (int64_t i = 0; i < std::min(m, cols_); ++i) {
@@ -168,8 +168,8 @@ class QuantEaseSolver {
   void sweep_block(int64_t chunk, int64_t b0, int64_t b1, const GroupSchedule& schedule, const ChunkedGrids& grids,
                    bool relaxed) {
     const int64_t r0 = grids.chunk_begin(chunk), n = grids.chunk_end(chunk) - r0;
-    std::vector<float> target(size_t(n)), values(size_t(n));
-    std::vector<uint8_t> codes(size_t(n));
+    std::vector<float> target(static_cast<size_t>(n)), values(static_cast<size_t>(n));
+    std::vector<uint8_t> codes(static_cast<size_t>(n));
     for (int64_t j = b0; j < b1; ++j) {
       const float sjj = s_[size_t(j * cols_ + j)];
       for (int64_t k = 0; k < n; ++k) {
@@ -223,7 +223,7 @@ SparseOutliers to_csr(const std::vector<float>& o, int64_t rows, int64_t cols) {
 
 double largest_eigenvalue(Backend& backend, const float* s, int64_t n) {
   // A fixed, non-constant start vector: deterministic, and not orthogonal to the top eigenvector in practice.
-  std::vector<float> v(size_t(n)), sv(size_t(n));
+  std::vector<float> v(static_cast<size_t>(n)), sv(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[size_t(i)] = 1.0f + 0.5f * float((i * 7919) % 97) / 97.0f;
   auto normalize = [&](std::vector<float>& x) {
     double nn = 0;

@@ -35,7 +35,7 @@ Layer correlated_layer(int64_t rows, int64_t cols, uint32_t seed) {
   for (auto& v : z) v = normal(rng);
   for (int64_t i = 0; i < cols; ++i)
     for (int64_t j = 0; j < cols; ++j) a[size_t(i * cols + j)] = float(i == j) + 0.5f * normal(rng) / std::sqrt(float(cols));
-  std::vector<float> d(size_t(cols));
+  std::vector<float> d(static_cast<size_t>(cols));
   for (auto& v : d) v = scale(rng);
   sq::Backend& be = sq::default_cpu_backend();
   be.gemm(false, false, tokens, cols, cols, 1.0f, z.data(), cols, a.data(), cols, 0.0f, x.data(), cols);
