@@ -22,6 +22,34 @@ struct QuantizeArgs {
 
 QuantizeArgs args;
 
+// QuantEase options: passed to the job only when given (empty = the library's default).
+struct QuantEaseArgs {
+  std::string sweeps, init, outlier_fraction, outlier_structure, relax_sweeps;
+};
+QuantEaseArgs quantease_args;
+
+void add_quantease_options(CLI::App* cmd) {
+  cmd->add_option("--sweeps", quantease_args.sweeps, "quantease: coordinate-descent sweeps (default 30)");
+  cmd->add_option("--init", quantease_args.init, "quantease: start from w (the weights) or gptq (default w)")
+      ->check(CLI::IsMember({"w", "gptq"}));
+  cmd->add_option("--outlier-fraction", quantease_args.outlier_fraction,
+                  "quantease: fraction of weights (or columns) kept in full precision (default 0; needs --format sq)");
+  cmd->add_option("--outlier-structure", quantease_args.outlier_structure,
+                  "quantease: unstructured (top entries) or columns (whole columns)")
+      ->check(CLI::IsMember({"unstructured", "columns"}));
+  cmd->add_option("--relax-sweeps", quantease_args.relax_sweeps,
+                  "quantease: sweeps 1, 4, 7, ... up to this one skip rounding (default 25; 0 = none)");
+}
+
+template <typename Set>
+void set_quantease_options(const Set& set) {
+  if (!quantease_args.sweeps.empty()) set("sweeps", quantease_args.sweeps);
+  if (!quantease_args.init.empty()) set("init", quantease_args.init);
+  if (!quantease_args.outlier_fraction.empty()) set("outlier_fraction", quantease_args.outlier_fraction);
+  if (!quantease_args.outlier_structure.empty()) set("outlier_structure", quantease_args.outlier_structure);
+  if (!quantease_args.relax_sweeps.empty()) set("relax_sweeps", quantease_args.relax_sweeps);
+}
+
 std::string format_seconds(double s) {
   char buf[32];
   const long t = long(s + 0.5);
@@ -70,6 +98,7 @@ void run_quantize() {
   set("grid_dim", std::to_string(args.grid_dim));
   set("random_signs", args.random_signs ? "true" : "false");
   set("rotation_seed", std::to_string(args.rotation_seed));
+  set_quantease_options(set);
   if (args.resume || !args.checkpoint.empty()) {
     // --resume without --checkpoint-dir keeps the checkpoint beside the output, so a rerun finds it.
     const std::string dir = args.checkpoint.empty() ? args.out + ".checkpoint" : args.checkpoint;
@@ -94,8 +123,8 @@ void setup_quantize(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("quantize", "Quantize a model, one transformer block at a time");
   cmd->add_option("model", args.model, "Model directory, .safetensors or .gguf file")->required();
   cmd->add_option("-o,--output", args.out, "Output directory (must not exist or be empty)")->required();
-  cmd->add_option("--method", args.method, "rtn | gptq | leanquant | leanquant-affine | higgs | higgs-gptq")
-      ->check(CLI::IsMember({"rtn", "gptq", "leanquant", "leanquant-affine", "higgs", "higgs-gptq"}));
+  cmd->add_option("--method", args.method, "rtn | gptq | leanquant | leanquant-affine | quantease | higgs | higgs-gptq")
+      ->check(CLI::IsMember({"rtn", "gptq", "leanquant", "leanquant-affine", "quantease", "higgs", "higgs-gptq"}));
   cmd->add_option("--bits", args.bits, "Bits per weight: 2, 3, 4 or 8")->check(CLI::IsMember({2, 3, 4, 8}));
   cmd->add_option("--group-size", args.group_size, "Columns per group; -1 = per-channel");
   cmd->add_option("--target-bpw", args.target_bpw,
@@ -120,6 +149,7 @@ void setup_quantize(CLI::App& app) {
   cmd->add_flag("--random-signs", args.random_signs, "HIGGS: randomized Hadamard rotation (signs from --rotation-seed)");
   cmd->add_option("--rotation-seed", args.rotation_seed, "HIGGS: seed of the random signs");
   cmd->add_flag("-v,--verbose", args.verbose, "Debug logging");
+  add_quantease_options(cmd);
   cmd->callback(run_quantize);
 }
 

@@ -32,6 +32,36 @@ bool parse_bool(const std::string& key, const std::string& value) {
   throw_error(SQ_ERR_INVALID_ARGUMENT, "option '", key, "': expected true/false (or 1/0), got '", value, "'");
 }
 
+// --- QuantEase options: true when `key` is one (and it was set) ---
+bool set_quantease(JobOptions& o, const std::string& key, const std::string& value) {
+  if (key == "sweeps") {
+    const int64_t v = parse_int(key, value);
+    if (v < 1 || v > 1000) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'sweeps' must be in [1, 1000]; got ", value);
+    o.sweeps = v;
+  } else if (key == "init") {
+    if (value != "w" && value != "gptq")
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'init' must be w or gptq; got '", value, "'");
+    o.init = value;
+  } else if (key == "outlier_fraction") {
+    const double v = parse_double(key, value);
+    if (!(v >= 0.0 && v < 0.5))
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'outlier_fraction' must be in [0, 0.5); got ", value);
+    o.outlier_fraction = v;
+  } else if (key == "outlier_structure") {
+    if (value != "unstructured" && value != "columns")
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'outlier_structure' must be unstructured or columns; got '", value, "'");
+    o.outlier_structure = value;
+  } else if (key == "relax_sweeps") {
+    const int64_t v = parse_int(key, value);
+    if (v < 0) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'relax_sweeps' must be >= 0; got ", value);
+    o.relax_sweeps = v;
+  } else {
+    return false;
+  }
+  return true;
+}
+// --- end QuantEase options ---
+
 }  // namespace
 
 // HIGGS keys (and its two method names); false when `key` is none of them. Cross-option checks (bits against
@@ -64,9 +94,10 @@ bool JobOptions::set_higgs_option(const std::string& key, const std::string& val
 void JobOptions::set(const std::string& key, const std::string& value) {
   if (set_higgs_option(key, value)) return;
   if (key == "method") {
-    if (value != "rtn" && value != "gptq" && value != "leanquant" && value != "leanquant-affine")
+    if (value != "rtn" && value != "gptq" && value != "leanquant" && value != "leanquant-affine" && value != "quantease")
       throw_error(SQ_ERR_INVALID_ARGUMENT,
-                  "option 'method' must be rtn, gptq, leanquant, leanquant-affine, higgs or higgs-gptq; got '", value, "'");
+                  "option 'method' must be rtn, gptq, leanquant, leanquant-affine, quantease, higgs or higgs-gptq; got '",
+                  value, "'");
     method = value;
   } else if (key == "bits") {
     const int64_t b = parse_int(key, value);
@@ -119,10 +150,12 @@ void JobOptions::set(const std::string& key, const std::string& value) {
     sensitivity_file = value;
   } else if (key == "bit_plan_file") {
     bit_plan_file = value;
-  } else {
+  } else if (!set_quantease(*this, key, value)) {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown job option '", key,
                 "' (known: method, bits, group_size, sym, act_order, damp, exponent, nsamples, seqlen, seed, "
-                "activation_dtype, hadamard_size, grid_dim, random_signs, rotation_seed, checkpoint_dir, resume, target_bpw, sensitivity_file, bit_plan_file)");
+                "activation_dtype, hadamard_size, grid_dim, random_signs, rotation_seed, checkpoint_dir, resume, "
+                "target_bpw, sensitivity_file, bit_plan_file, sweeps, init, outlier_fraction, outlier_structure, "
+                "relax_sweeps)");
   }
 }
 
@@ -139,7 +172,10 @@ std::string JobOptions::canonical() const {
   return cat("method=", method, ";bits=", bits, ";group_size=", group_size, ";sym=", sym, ";act_order=", act_order,
              ";damp=", damp, ";exponent=", exponent, ";nsamples=", nsamples, ";seqlen=", seqlen, ";seed=", seed,
              ";activation_dtype=", activation_dtype, ";hadamard_size=", hadamard_size, ";grid_dim=", grid_dim,
-             ";random_signs=", random_signs, ";rotation_seed=", rotation_seed, layers);
+             ";random_signs=", random_signs, ";rotation_seed=", rotation_seed,
+             // QuantEase
+             ";sweeps=", sweeps, ";init=", init, ";outlier_fraction=", outlier_fraction,
+             ";outlier_structure=", outlier_structure, ";relax_sweeps=", relax_sweeps, layers);
 }
 
 }  // namespace sq

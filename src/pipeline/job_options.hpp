@@ -20,7 +20,7 @@ struct LayerOverride {
 };
 
 struct JobOptions {
-  std::string method = "gptq";    // rtn | gptq | leanquant | leanquant-affine | higgs | higgs-gptq
+  std::string method = "gptq";    // rtn | gptq | leanquant | leanquant-affine | quantease | higgs | higgs-gptq
   int bits = 4;                   // 2, 3, 4 or 8
   int64_t group_size = 128;       // -1 = per-channel
   bool sym = false;
@@ -51,6 +51,13 @@ struct JobOptions {
 
   // The bits layer `prefix` is quantized with.
   int bits_for(const std::string& prefix) const;
+
+  // --- QuantEase (method quantease; see quant/solver_quantease.hpp) ---
+  int64_t sweeps = 30;                              // coordinate-descent passes
+  std::string init = "w";                           // w | gptq
+  double outlier_fraction = 0.0;                    // 0 = none
+  std::string outlier_structure = "unstructured";   // unstructured | columns
+  int64_t relax_sweeps = 25;                        // unrounded sweeps 1, 4, 7, ... up to this one (0 = none)
 
   // Throws SQ_ERR_INVALID_ARGUMENT naming the key (unknown key, bad value).
   void set(const std::string& key, const std::string& value);

@@ -108,6 +108,49 @@ void decode_gaussian_scheme(const nlohmann::json& scheme, const std::string& nam
     throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': ", l.n_groups, " groups of ", l.group_size,
                 " do not cover the ", padded, " rotated columns in ", l.grid_dim, "-vectors");
 }
+// --- full-precision outliers (SparseOutliers, CSR) ---
+void add_outliers(const QuantizedLayer& l, std::vector<float>& w) {
+  const SparseOutliers& o = l.outliers;
+  if (o.empty()) return;
+  for (int64_t r = 0; r < l.rows; ++r)
+    for (int64_t i = o.row_ptr[size_t(r)]; i < o.row_ptr[size_t(r + 1)]; ++i)
+      w[size_t(r * l.cols + o.col[size_t(i)])] += o.val[size_t(i)];
+}
+
+void encode_outliers(const QuantizedLayer& l, EncodedLayer& enc) {
+  const SparseOutliers& o = l.outliers;
+  enc.scheme["outliers"] = int64_t(o.col.size());
+  if (o.empty()) return;
+  if (o.row_ptr.size() != size_t(l.rows + 1) || o.val.size() != o.col.size())
+    throw_error(SQ_ERR_INTERNAL, "sq encode: outliers have ", o.row_ptr.size(), " row pointers for ", l.rows, " rows and ",
+                o.val.size(), " values for ", o.col.size(), " columns");
+  add_payload(enc, "outlier_row_ptr", o.row_ptr);
+  add_payload(enc, "outlier_col", o.col);
+  add_payload(enc, "outlier_val", o.val);
+}
+
+SparseOutliers decode_outliers(const nlohmann::json& scheme, const PayloadFetch& fetch, const QuantizedLayer& l,
+                               const std::string& name) {
+  SparseOutliers o;
+  const int64_t count = scheme.value("outliers", int64_t(0));
+  if (count < 0 || count > l.rows * l.cols)
+    throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': outlier count ", count, " outside [0, ", l.rows * l.cols, "]");
+  if (count == 0) return o;
+  o.row_ptr = fetch_array<int64_t>(scheme, fetch, "outlier_row_ptr", size_t(l.rows + 1), name);
+  o.col = fetch_array<int32_t>(scheme, fetch, "outlier_col", size_t(count), name);
+  o.val = fetch_array<float>(scheme, fetch, "outlier_val", size_t(count), name);
+  if (o.row_ptr.front() != 0 || o.row_ptr.back() != count)
+    throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': outlier row pointers must run from 0 to ", count);
+  for (int64_t r = 0; r < l.rows; ++r) {
+    if (o.row_ptr[size_t(r + 1)] < o.row_ptr[size_t(r)])
+      throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': outlier row pointers decrease at row ", r);
+  }
+  for (int32_t c : o.col)
+    if (c < 0 || c >= l.cols)
+      throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': outlier column ", c, " outside [0, ", l.cols, ")");
+  return o;
+}
+// --- end outliers ---
 
 }  // namespace
 
@@ -117,7 +160,11 @@ int64_t group_of_column(const QuantizedLayer& layer, int64_t k) {
 }
 
 std::vector<float> decode_weights(const QuantizedLayer& l) {
-  if (l.grid == GridKind::Gaussian) return gaussian_layer_weights(l);
+  if (l.grid == GridKind::Gaussian) {
+    std::vector<float> w = gaussian_layer_weights(l);
+    add_outliers(l, w);
+    return w;
+  }
   std::vector<float> w(size_t(l.rows * l.cols));
   const int64_t levels = int64_t(1) << l.bits;
   for (int64_t k = 0; k < l.cols; ++k) {
@@ -136,6 +183,7 @@ std::vector<float> decode_weights(const QuantizedLayer& l) {
       w[size_t(n * l.cols + k)] = v;
     }
   }
+  add_outliers(l, w);
   return w;
 }
 
@@ -166,6 +214,7 @@ EncodedLayer encode_layer(const QuantizedLayer& l) {
   }
   if (!l.g_idx.empty()) add_payload(enc, "g_idx", l.g_idx);
   if (!l.perm.empty()) add_payload(enc, "perm", l.perm);
+  encode_outliers(l, enc);
   if (!l.dequant.empty()) {
     const auto decoded = decode_weights(l);
     std::vector<int64_t> fix_idx;
@@ -223,6 +272,7 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
     const auto& payloads = scheme.at("payloads");
     if (payloads.contains("g_idx")) l.g_idx = fetch_array<int32_t>(scheme, fetch, "g_idx", size_t(l.cols), name);
     if (payloads.contains("perm")) l.perm = fetch_array<int32_t>(scheme, fetch, "perm", size_t(l.cols), name);
+    l.outliers = decode_outliers(scheme, fetch, l, name);
     l.dequant = decode_weights(l);
     if (payloads.contains("fix_idx")) {
       const size_t nfix = payloads.at("fix_idx").at("raw_bytes").get<size_t>() / sizeof(int64_t);

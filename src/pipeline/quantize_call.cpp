@@ -16,6 +16,12 @@ QuantizeOptions layer_options(const JobOptions& opts, const std::string& prefix 
   q.act_order = opts.act_order;
   q.damp = opts.damp;
   q.exponent = opts.exponent;
+  // QuantEase
+  q.sweeps = opts.sweeps;
+  q.init = opts.init;
+  q.outlier_fraction = opts.outlier_fraction;
+  q.outlier_structure = opts.outlier_structure;
+  q.relax_sweeps = opts.relax_sweeps;
   // The pipeline reports its own per-block statistics; the exact objective costs a GEMM per layer.
   q.compute_objective = false;
   // HIGGS

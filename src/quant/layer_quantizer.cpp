@@ -8,6 +8,7 @@
 #include "quant/grids.hpp"
 #include "quant/group_schedule.hpp"
 #include "quant/solver_gptq.hpp"
+#include "quant/solver_quantease.hpp"
 #include "quant/solver_rtn.hpp"
 #include "quant/transform_hadamard.hpp"
 #include "quant/transform_act_order.hpp"
@@ -98,6 +99,7 @@ QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t 
                 " needs the Hessian H (", cols, " x ", cols, "); pass H or use method 'rtn' without act_order");
   require_finite(w, rows, cols, "W");
   if (h) require_finite(h, cols, cols, "H");
+  if (plan.solver == SolverKind::QuantEase) return quantease_quantize_layer(backend, w, rows, cols, h, opts, log);
   const auto grid = make_grid(plan.grid, opts.bits, opts.sym, opts.scale_storage);
 
   QuantizedLayer out;

@@ -16,10 +16,12 @@ namespace {
 bool is_higgs_method(const std::string& m) { return m == "higgs" || m == "higgs-gptq"; }
 
 bool known_method(const std::string& m) {
-  return m == "rtn" || m == "gptq" || m == "leanquant" || m == "leanquant-affine" || is_higgs_method(m);
+  return m == "rtn" || m == "gptq" || m == "leanquant" || m == "leanquant-affine" || m == "quantease" ||
+         is_higgs_method(m);
 }
 
-constexpr const char* kMethodList = "\"rtn\", \"gptq\", \"leanquant\", \"leanquant-affine\", \"higgs\" or \"higgs-gptq\"";
+constexpr const char* kMethodList =
+    "\"rtn\", \"gptq\", \"leanquant\", \"leanquant-affine\", \"quantease\", \"higgs\" or \"higgs-gptq\"";
 
 GridChoice parse_grid(const std::string& g) {
   if (g == "auto") return GridChoice::Auto;
@@ -83,6 +85,47 @@ void validate_higgs(const QuantizeOptions& o) {
                 "divide hadamard_size (", o.hadamard_size, ") and be a multiple of grid_dim (", p, "); got ", o.group_size);
 }
 
+// --- QuantEase options ---
+// Value ranges (checked whatever the method, so a bad value is reported where it is set).
+void validate_quantease_values(const QuantizeOptions& o) {
+  if (o.sweeps < 1 || o.sweeps > 1000) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'sweeps' must be in [1, 1000]; got ", o.sweeps);
+  if (o.init != "w" && o.init != "gptq")
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'init' must be \"w\" or \"gptq\"; got \"", o.init, "\"");
+  if (!(o.outlier_fraction >= 0.0 && o.outlier_fraction < 0.5))
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'outlier_fraction' must be in [0, 0.5); got ", o.outlier_fraction);
+  if (o.outlier_structure != "unstructured" && o.outlier_structure != "columns")
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'outlier_structure' must be \"unstructured\" or \"columns\"; got \"",
+                o.outlier_structure, "\"");
+  if (o.relax_sweeps < 0) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'relax_sweeps' must be >= 0; got ", o.relax_sweeps);
+}
+
+// Combinations with the shared options that QuantEase does not support.
+void validate_quantease(const QuantizeOptions& o) {
+  validate_quantease_values(o);
+  if (o.method != "quantease") return;
+  if (o.act_order)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'act_order' is not supported by method 'quantease' (its grid is fitted on the "
+                "original column order and every sweep visits all columns)");
+  if (o.grid != "auto" && o.grid != "minmax")
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'grid' must be \"auto\" or \"minmax\" for method 'quantease'; got \"", o.grid,
+                "\"");
+}
+
+// Returns true when `key` is a QuantEase option (and sets it; a bad value leaves `o` unchanged).
+bool set_quantease_option(QuantizeOptions& o, const std::string& key, const std::string& value) {
+  QuantizeOptions next = o;
+  if (key == "sweeps") next.sweeps = parse_int(key, value);
+  else if (key == "init") next.init = value;
+  else if (key == "outlier_fraction") next.outlier_fraction = parse_double(key, value);
+  else if (key == "outlier_structure") next.outlier_structure = value;
+  else if (key == "relax_sweeps") next.relax_sweeps = parse_int(key, value);
+  else return false;
+  validate_quantease_values(next);
+  o = next;
+  return true;
+}
+// --- end QuantEase options ---
+
 }  // namespace
 
 int64_t higgs_group_size(const QuantizeOptions& o) { return o.group_size == -1 ? o.hadamard_size : o.group_size; }
@@ -108,6 +151,7 @@ void validate(const QuantizeOptions& o) {
   if (o.block_size < 1 || o.block_size > 4096)
     throw_error(SQ_ERR_INVALID_ARGUMENT, "block_size must be in [1, 4096]; got ", o.block_size);
   parse_grid(o.grid);
+  validate_quantease(o);
   if (o.importance != "auto") parse_importance_kind(o.importance);
   if (is_higgs_method(o.method)) validate_higgs(o);
   const MethodPlan plan = resolve_method(o);
@@ -118,7 +162,7 @@ void validate(const QuantizeOptions& o) {
 MethodPlan resolve_method(const QuantizeOptions& o) {
   MethodPlan plan;
   const bool leanquant = o.method == "leanquant" || o.method == "leanquant-affine";
-  plan.solver = o.method == "rtn" ? SolverKind::None : SolverKind::Gptq;
+  plan.solver = o.method == "rtn" ? SolverKind::None : o.method == "quantease" ? SolverKind::QuantEase : SolverKind::Gptq;
   plan.grid = o.method == "leanquant"          ? GridChoice::LutKMeans
               : o.method == "leanquant-affine" ? GridChoice::LossAwareAffine
                                                : GridChoice::MinMaxAffine;
@@ -186,10 +230,11 @@ void set_option(QuantizeOptions& o, const std::string& key, const std::string& v
     const int64_t seed = parse_int(key, value);
     if (seed < 0) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'rotation_seed' must be non-negative; got ", value);
     o.rotation_seed = uint64_t(seed);
-  } else {
+  } else if (!set_quantease_option(o, key, value)) {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown layer option '", key,
                 "'; known: method, bits, group_size, sym, act_order, static_groups, damp, exponent, grid, importance, "
-                "block_size, objective, scale_dtype, hadamard_size, grid_dim, random_signs, rotation_seed");
+                "block_size, objective, scale_dtype, hadamard_size, grid_dim, random_signs, rotation_seed, sweeps, init, "
+                "outlier_fraction, outlier_structure, relax_sweeps");
   }
 }
 

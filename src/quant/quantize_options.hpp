@@ -9,7 +9,7 @@
 
 namespace sq {
 
-enum class SolverKind { None /* RTN */, Gptq };
+enum class SolverKind { None /* RTN */, Gptq, QuantEase /* coordinate descent, solver_quantease.hpp */ };
 enum class GridChoice { Auto /* the preset's */, MinMaxAffine, LossAwareAffine, LutKMeans, Gaussian /* HIGGS */ };
 // What is applied to the layer's input dimension before the grid and solver see it.
 enum class TransformKind { None, Hadamard /* HIGGS: block Hadamard rotation of W's rows and of H */ };
@@ -38,6 +38,12 @@ struct QuantizeOptions {
   int grid_dim = 0;             // Gaussian grid dimension p: 0 = the preset's (higgs 2, higgs-gptq 1)
   bool random_signs = false;    // randomized Hadamard: +-1 signs from rotation_seed, stored with the layer
   uint64_t rotation_seed = 0;
+  // --- QuantEase (method "quantease", solver_quantease.hpp) ---
+  int64_t sweeps = 30;            // coordinate-descent passes over all columns
+  std::string init = "w";         // "w": start from W; "gptq": start from the GPTQ result
+  double outlier_fraction = 0.0;  // 0 = no outliers; else the fraction of weights (or columns) kept in fp32
+  std::string outlier_structure = "unstructured";  // "unstructured" (top-k entries) or "columns" (whole columns)
+  int64_t relax_sweeps = 25;      // sweeps 1, 4, 7, ... <= relax_sweeps skip rounding (0 = never)
 };
 
 // What a validated set of options resolves to.
