@@ -93,6 +93,8 @@ def base_args(description):
     p.add_argument("--method", default="gptq")
     p.add_argument("--json-out", default=None, help="append the result line to this file")
     p.add_argument("--tag", default="", help="free text stored with the result")
+    p.add_argument("--smoke", action="store_true",
+                   help="check that the reference runs: quantize block 0 only, 2 calibration samples, no evaluation")
     return p
 
 
@@ -134,6 +136,8 @@ def call_block(layer, x, kwargs):
     return out[0] if isinstance(out, tuple) else out
 
 
+SMOKE_BLOCKS = 0  # > 0: quantize only this many blocks (set by --smoke)
+
 TRUE_SEQUENTIAL = [["self_attn.k_proj", "self_attn.v_proj", "self_attn.q_proj"], ["self_attn.o_proj"],
                    ["mlp.up_proj", "mlp.gate_proj"], ["mlp.down_proj"]]
 
@@ -144,7 +148,7 @@ def quantize_sequential(model, samples, make_quantizer, log=print):
     quantized blocks' outputs), hand them to make_quantizer(name, linear) -> object with add_batch(inp, out)
     and quantize(), then recompute the block's output with its quantized weights."""
     x, kwargs = block_inputs(model, samples)
-    for i, layer in enumerate(model.model.layers):
+    for i, layer in enumerate(model.model.layers[:SMOKE_BLOCKS or None]):
         mods = dict(layer.named_modules())
         for names in TRUE_SEQUENTIAL:
             qs = {n: make_quantizer(f"model.layers.{i}.{n}", mods[n]) for n in names}
@@ -180,6 +184,9 @@ def peak_rss_mb():
 
 def run(args, quantize_fn, bpw, tool, extra=None):
     """Load, quantize with quantize_fn(model, samples) (timed), evaluate, print and store one JSON line."""
+    global SMOKE_BLOCKS
+    if args.smoke:
+        SMOKE_BLOCKS, args.nsamples, args.eval_texts = 1, 2, []
     t0 = time.time()
     model = load_model(args.model, args.threads)
     stream = encode_file(args.model, args.calib)
@@ -191,14 +198,14 @@ def run(args, quantize_fn, bpw, tool, extra=None):
     quant_s = time.time() - t1
     ppl = [perplexity(model, encode_file(args.model, p), args.eval_seqlen, args.eval_tokens) for p in args.eval_texts]
     row = {"tool": tool, "method": args.method, "bits": args.bits, "group_size": args.group_size, "bpw": bpw,
-           "seed": args.seed, "ppl_sotu_test": ppl[0], "ppl_moby_dick": ppl[1] if len(ppl) > 1 else None,
+           "seed": args.seed, "ppl_sotu_test": ppl[0] if ppl else None, "ppl_moby_dick": ppl[1] if len(ppl) > 1 else None,
            "quant_wall_s": round(quant_s, 1), "load_s": round(load_s, 1), "peak_rss_mb": round(peak_rss_mb()),
            "threads": args.threads, "nsamples": args.nsamples, "seqlen": args.seqlen, "tag": args.tag}
     if extra:
         row.update(extra)
     line = json.dumps(row)
     print(line, flush=True)
-    if args.json_out:
+    if args.json_out and not args.smoke:
         with open(args.json_out, "a") as f:
             f.write(line + "\n")
     return row
