@@ -19,7 +19,7 @@ ppl() {  # ppl GGUF TEXT -> final perplexity
   grep -o 'Final estimate: PPL = [0-9.]*' "$1.$(basename "$2" .txt).ppl.log" | awk '{print $5}'
 }
 bpw() {  # bits per weight of the whole file as llama.cpp's loader reports it
-  "$B/llama-perplexity" -m "$1" -f "$OUT/sotu-test.txt" -c 512 --chunks 1 -t "$THREADS" 2>&1 | grep -o 'file size.*BPW)' | grep -o '[0-9.]* BPW' | awk '{print $1}'
+  grep -o 'file size.*BPW)' "$1.sotu-test.ppl.log" | grep -o '[0-9.]* BPW' | awk '{print $1}'
 }
 if [ ! -f "$G/f16.done" ]; then
   a=$(ppl "$F16" "$OUT/sotu-test.txt"); b=$(ppl "$F16" "$OUT/moby-dick.txt")
