@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 : "${OUT:?}"; SQ=${SQ:-build/bin/streamquant}; PEER_SRC=${PEER_SRC:-/work/peers-src}; THREADS=${THREADS:-2}
-export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
+export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS PEERS_WORK=$OUT
 for job in "$@"; do
   IFS=: read -r kind a b c d e <<< "$job"
   echo "== $(date +%T) $job"
