@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run a list of comparison jobs one after another (the machine is shared: one heavy job at a time).
-# Each argument: ours:CFG[:SEED] | ist:METHOD:BITS:GROUP[:SEED] | py:SCRIPT:METHOD:BITS:GROUP[:SEED]
+# Each argument: ours:METHOD:BITS:GROUP[:SEED] | ist:METHOD:BITS:GROUP[:SEED] | py:SCRIPT:METHOD:BITS:GROUP[:SEED]
+#   | llamacpp (bench/peers/run_llamacpp.sh; LLAMA defaults to $PEER_SRC/llama.cpp)
 # Env: OUT (work dir holding smollm2-135m and the texts), SQ (streamquant binary), PEER_SRC (/work/peers-src),
 #      THREADS (2). Results: $OUT/ours.jsonl (our rows via run_smollm2_results.sh layout) and $OUT/peers.jsonl.
 set -uo pipefail
