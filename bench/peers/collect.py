@@ -2,8 +2,9 @@
 
 Usage: python3 bench/peers/collect.py OUT_DIR [bench/peers/results.json]
 Reads OUT_DIR/ours.jsonl (streamquant), OUT_DIR/peers.jsonl (reference drivers) and OUT_DIR/llamacpp.jsonl.
-Bits per weight of streamquant rows use the same storage count as the reference rows (common.py): b-bit codes
-plus an fp16 scale and a b-bit zero per group, or 2^b fp16 centroids per row for LUT grids.
+Bits per weight of streamquant rows: the figure `streamquant quantize` printed (its log), with the reference rows'
+storage count (common.py: b-bit codes + fp16 scale + b-bit zero per group, or 2^b fp16 centroids per row) kept
+as bpw_formula.
 """
 import json
 import os
@@ -33,9 +34,10 @@ def main():
         if reported:  # what streamquant wrote: its own stored bytes, scales and zeros included
             r["bpw_reported"] = float(reported[-1].split(":")[1].split()[0])
         if r["method"] == "leanquant":
-            r["bpw"] = r["bits"] + (2 ** r["bits"]) * 16 / 576.0
+            r["bpw_formula"] = r["bits"] + (2 ** r["bits"]) * 16 / 576.0
         else:
-            r["bpw"] = common.affine_bpw(r["bits"], r["group_size"], cols=576)
+            r["bpw_formula"] = common.affine_bpw(r["bits"], r["group_size"], cols=576)
+        r["bpw"] = r.get("bpw_reported", r["bpw_formula"])
         rows.append(r)
     rows += read(os.path.join(out_dir, "peers.jsonl"))
     llama = read(os.path.join(out_dir, "llamacpp.jsonl"))
