@@ -1,8 +1,10 @@
 // `streamquant quantize MODEL -o OUT ...`: run a quantization job and write its output, with a progress
 // line on stderr. Uses the library only through the C API.
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "cli/cli_common.hpp"
 
@@ -10,7 +12,10 @@ namespace {
 
 struct QuantizeArgs {
   std::string model, out, method = "gptq", calib, format = "gptq", device = "cpu", checkpoint;
-  int bits = 4, threads = 0;
+  std::string bits = "4";  // integer, or a fractional average for claq (2.12)
+  int threads = 0;
+  // CLAQ (--method claq); NaN = the library's default.
+  double outlier_threshold = std::nan(""), reserve_fraction = std::nan(""), reserve_fraction_rest = std::nan("");
   int64_t group_size = 128, nsamples = 128, seqlen = 2048, seed = 0;
   bool resume = false, act_order = false, sym = false, verbose = false;
 };
@@ -51,13 +56,22 @@ void run_quantize() {
     sqcli::check(sq_job_set_option(job.ptr, key, value.c_str()));
   };
   set("method", args.method);
-  set("bits", std::to_string(args.bits));
+  set("bits", args.bits);
   set("group_size", std::to_string(args.group_size));
   set("nsamples", std::to_string(args.nsamples));
   set("seqlen", std::to_string(args.seqlen));
   set("seed", std::to_string(args.seed));
   set("act_order", args.act_order ? "true" : "false");
   set("sym", args.sym ? "true" : "false");
+  const std::pair<const char*, double> claq_options[] = {{"outlier_threshold", args.outlier_threshold},
+                                                         {"reserve_fraction", args.reserve_fraction},
+                                                         {"reserve_fraction_rest", args.reserve_fraction_rest}};
+  for (const auto& [key, value] : claq_options) {
+    if (std::isnan(value)) continue;
+    char text[64];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    set(key, text);
+  }
   if (args.resume || !args.checkpoint.empty()) {
     // --resume without --checkpoint-dir keeps the checkpoint beside the output, so a rerun finds it.
     const std::string dir = args.checkpoint.empty() ? args.out + ".checkpoint" : args.checkpoint;
@@ -76,9 +90,10 @@ void setup_quantize(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("quantize", "Quantize a model, one transformer block at a time");
   cmd->add_option("model", args.model, "Model directory, .safetensors or .gguf file")->required();
   cmd->add_option("-o,--output", args.out, "Output directory (must not exist or be empty)")->required();
-  cmd->add_option("--method", args.method, "rtn | gptq | leanquant | leanquant-affine")
-      ->check(CLI::IsMember({"rtn", "gptq", "leanquant", "leanquant-affine"}));
-  cmd->add_option("--bits", args.bits, "Bits per weight: 2, 3, 4 or 8")->check(CLI::IsMember({2, 3, 4, 8}));
+  cmd->add_option("--method", args.method, "rtn | gptq | leanquant | leanquant-affine | claq")
+      ->check(CLI::IsMember({"rtn", "gptq", "leanquant", "leanquant-affine", "claq"}));
+  // Checked by the library: 2, 3, 4 or 8 for every method; claq also takes a fractional average in (2, 4).
+  cmd->add_option("--bits", args.bits, "Bits per weight: 2, 3, 4 or 8; claq: also a fractional average such as 2.12");
   cmd->add_option("--group-size", args.group_size, "Columns per group; -1 = per-channel");
   cmd->add_option("--calib", args.calib, "Calibration: token file (.npy, raw uint32 .bin) or UTF-8 text");
   cmd->add_option("--nsamples", args.nsamples, "Calibration samples");
@@ -92,6 +107,13 @@ void setup_quantize(CLI::App& app) {
   cmd->add_flag("--act-order", args.act_order, "Quantize columns in order of decreasing Hessian diagonal");
   cmd->add_flag("--sym", args.sym, "Symmetric grids");
   cmd->add_flag("-v,--verbose", args.verbose, "Debug logging");
+  // CLAQ
+  cmd->add_option("--outlier-threshold", args.outlier_threshold,
+                  "claq: |w| >= T * mean|W| counts as an outlier when ranking columns (default 13)");
+  cmd->add_option("--reserve-fraction", args.reserve_fraction,
+                  "claq: fraction per side kept in full precision in the top 10% columns (default 0.014 for fractional bits, else 0)");
+  cmd->add_option("--reserve-fraction-rest", args.reserve_fraction_rest,
+                  "claq: the same for the other columns (default 0.004 for fractional bits, else 0)");
   cmd->callback(run_quantize);
 }
 

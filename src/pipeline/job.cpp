@@ -110,6 +110,7 @@ std::string Job::fingerprint() const {
 
 void Job::start() {
   const ModelConfig& cfg = config();
+  check_layer_options(opts_);  // a bad option combination fails before calibration, not at the first layer
   if (!calib_) {
     if (stream_.empty())
       throw_error(SQ_ERR_STATE, "the job has no calibration data: set calibration tokens or a calibration file first");

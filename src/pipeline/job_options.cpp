@@ -1,6 +1,7 @@
 #include "pipeline/job_options.hpp"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 
 #include "util/error.hpp"
@@ -36,15 +37,26 @@ bool parse_bool(const std::string& key, const std::string& value) {
 
 void JobOptions::set(const std::string& key, const std::string& value) {
   if (key == "method") {
-    if (value != "rtn" && value != "gptq" && value != "leanquant" && value != "leanquant-affine")
-      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'method' must be rtn, gptq, leanquant or leanquant-affine; got '",
+    if (value != "rtn" && value != "gptq" && value != "leanquant" && value != "leanquant-affine" && value != "claq")
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'method' must be rtn, gptq, leanquant, leanquant-affine or claq; got '",
                   value, "'");
     method = value;
   } else if (key == "bits") {
-    const int64_t b = parse_int(key, value);
-    if (b != 2 && b != 3 && b != 4 && b != 8)
-      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'bits' must be 2, 3, 4 or 8; got ", value);
-    bits = int(b);
+    // A fractional value is CLAQ's average target; the job checks the method when it starts (the method may
+    // be set after this key).
+    const double b = parse_double(key, value);
+    if (b != std::floor(b)) {
+      if (!(b > 2.0 && b < 4.0))
+        throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'bits' must be 2, 3, 4 or 8, or a fractional claq target in (2, 4); got ",
+                    value);
+      target_bits = b;
+      bits = int(std::ceil(b));
+    } else {
+      if (b != 2 && b != 3 && b != 4 && b != 8)
+        throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'bits' must be 2, 3, 4 or 8; got ", value);
+      bits = int(b);
+      target_bits = 0.0;
+    }
   } else if (key == "group_size") {
     const int64_t g = parse_int(key, value);
     if (g != -1 && (g < 8 || g % 8 != 0))
@@ -83,17 +95,31 @@ void JobOptions::set(const std::string& key, const std::string& value) {
     checkpoint_dir = value;
   } else if (key == "resume") {
     resume = parse_bool(key, value);
+  } else if (key == "outlier_threshold") {  // CLAQ; ranges are checked with the method when the job starts
+    outlier_threshold = parse_double(key, value);
+  } else if (key == "reserve_fraction") {
+    reserve_fraction = parse_double(key, value);
+  } else if (key == "reserve_fraction_rest") {
+    reserve_fraction_rest = parse_double(key, value);
+  } else if (key == "reserve_top_columns") {
+    reserve_top_columns = parse_double(key, value);
   } else {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown job option '", key,
                 "' (known: method, bits, group_size, sym, act_order, damp, exponent, nsamples, seqlen, seed, "
-                "activation_dtype, checkpoint_dir, resume)");
+                "activation_dtype, checkpoint_dir, resume, outlier_threshold, reserve_fraction, reserve_fraction_rest, "
+                "reserve_top_columns)");
   }
 }
 
 std::string JobOptions::canonical() const {
-  return cat("method=", method, ";bits=", bits, ";group_size=", group_size, ";sym=", sym, ";act_order=", act_order,
+  std::string text = cat("method=", method, ";bits=", bits, ";group_size=", group_size, ";sym=", sym, ";act_order=", act_order,
              ";damp=", damp, ";exponent=", exponent, ";nsamples=", nsamples, ";seqlen=", seqlen, ";seed=", seed,
              ";activation_dtype=", activation_dtype);
+  if (method == "claq")
+    text += cat(";target_bits=", target_bits, ";outlier_threshold=", outlier_threshold, ";reserve_fraction=",
+                reserve_fraction, ";reserve_fraction_rest=", reserve_fraction_rest, ";reserve_top_columns=",
+                reserve_top_columns);
+  return text;
 }
 
 }  // namespace sq

@@ -1,5 +1,6 @@
 #include "pipeline/layer_codec.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <zstd.h>
@@ -60,8 +61,67 @@ int64_t group_of_column(const QuantizedLayer& layer, int64_t k) {
   return layer.group_size > 0 ? k / layer.group_size : 0;
 }
 
+std::vector<int64_t> column_lut_offsets(const std::vector<uint8_t>& column_bits) {
+  std::vector<int64_t> offsets(column_bits.size());
+  int64_t next = 0;
+  for (size_t k = 0; k < column_bits.size(); ++k) {
+    offsets[k] = next;
+    next += int64_t(1) << column_bits[k];
+  }
+  return offsets;
+}
+
+namespace {
+
+void decode_column_lut(const QuantizedLayer& l, std::vector<float>& w) {
+  if (l.column_bits.size() != size_t(l.cols))
+    throw_error(SQ_ERR_FORMAT, "quantized layer: column-lut grid has ", l.column_bits.size(), " column widths for ", l.cols,
+                " columns");
+  const std::vector<int64_t> offsets = l.column_lut_offset.empty() ? column_lut_offsets(l.column_bits) : l.column_lut_offset;
+  for (int64_t k = 0; k < l.cols; ++k) {
+    const int64_t levels = int64_t(1) << l.column_bits[size_t(k)];
+    if (offsets[size_t(k)] < 0 || size_t(offsets[size_t(k)] + levels) > l.column_lut.size())
+      throw_error(SQ_ERR_FORMAT, "quantized layer: column ", k, "'s level table lies outside the ", l.column_lut.size(),
+                  " stored levels");
+    const float* table = l.column_lut.data() + offsets[size_t(k)];
+    for (int64_t n = 0; n < l.rows; ++n) {
+      const uint8_t code = l.codes[size_t(n * l.cols + k)];
+      if (code >= levels)
+        throw_error(SQ_ERR_FORMAT, "quantized layer: code ", int(code), " at (", n, ", ", k, ") exceeds column ", k,
+                    "'s ", levels, " levels");
+      w[size_t(n * l.cols + k)] = table[code];
+    }
+  }
+}
+
+void add_outliers(const QuantizedLayer& l, std::vector<float>& w) {
+  const SparseOutliers& o = l.outliers;
+  if (o.empty()) return;
+  if (o.row_ptr.size() != size_t(l.rows + 1) || o.row_ptr.front() != 0 || o.row_ptr.back() != int64_t(o.col.size()) ||
+      o.val.size() != o.col.size())
+    throw_error(SQ_ERR_FORMAT, "quantized layer: outlier CSR is inconsistent (", o.row_ptr.size(), " row pointers for ",
+                l.rows, " rows, ", o.col.size(), " columns, ", o.val.size(), " values)");
+  for (int64_t r = 0; r < l.rows; ++r) {
+    if (o.row_ptr[size_t(r + 1)] < o.row_ptr[size_t(r)])
+      throw_error(SQ_ERR_FORMAT, "quantized layer: outlier row pointers decrease at row ", r);
+    for (int64_t i = o.row_ptr[size_t(r)]; i < o.row_ptr[size_t(r + 1)]; ++i) {
+      const int32_t c = o.col[size_t(i)];
+      if (c < 0 || c >= l.cols)
+        throw_error(SQ_ERR_FORMAT, "quantized layer: outlier column ", c, " in row ", r, " is outside [0, ", l.cols, ")");
+      w[size_t(r * l.cols + c)] += o.val[size_t(i)];
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<float> decode_weights(const QuantizedLayer& l) {
   std::vector<float> w(size_t(l.rows * l.cols));
+  if (l.grid == GridKind::ColumnLut) {
+    decode_column_lut(l, w);
+    add_outliers(l, w);
+    return w;
+  }
   const int64_t levels = int64_t(1) << l.bits;
   for (int64_t k = 0; k < l.cols; ++k) {
     const int64_t g = group_of_column(l, k);
@@ -79,6 +139,7 @@ std::vector<float> decode_weights(const QuantizedLayer& l) {
       w[size_t(n * l.cols + k)] = v;
     }
   }
+  add_outliers(l, w);
   return w;
 }
 
@@ -86,8 +147,10 @@ EncodedLayer encode_layer(const QuantizedLayer& l) {
   const size_t numel = size_t(l.rows * l.cols);
   if (l.codes.size() != numel)
     throw_error(SQ_ERR_INTERNAL, "sq encode: layer has ", l.codes.size(), " codes for ", l.rows, "x", l.cols);
+  const bool column_lut = l.grid == GridKind::ColumnLut;
+  const bool version2 = column_lut || !l.outliers.empty();  // older readers must refuse these layers
   EncodedLayer enc;
-  enc.scheme = {{"format", kSqFormatName}, {"version", kSqFormatVersion},
+  enc.scheme = {{"format", kSqFormatName}, {"version", version2 ? 2 : 1},
                 {"rows", l.rows},           {"cols", l.cols},
                 {"bits", l.bits},           {"group_size", l.group_size},
                 {"n_groups", l.n_groups},   {"sym", l.sym},
@@ -95,15 +158,28 @@ EncodedLayer encode_layer(const QuantizedLayer& l) {
                 {"transform", l.perm.empty() ? "none" : "act-order"},
                 {"method", l.method},       {"objective", l.objective},
                 {"damp_used", l.damp_used}, {"payloads", nlohmann::json::object()}};
-  add_payload(enc, "codes", pack_bitstream(l.codes.data(), numel, l.bits));
-  if (l.grid == GridKind::Lut) {
+  if (column_lut) {
+    if (l.column_bits.size() != size_t(l.cols))
+      throw_error(SQ_ERR_INTERNAL, "sq encode: column-lut layer has ", l.column_bits.size(), " widths for ", l.cols, " columns");
+    add_payload(enc, "codes", pack_bitstream_columns(l.codes.data(), l.rows, l.cols, l.column_bits.data()));
+    add_payload(enc, "column_bits", l.column_bits);
+    add_payload(enc, "column_lut", l.column_lut);
+  } else if (l.grid == GridKind::Lut) {
+    add_payload(enc, "codes", pack_bitstream(l.codes.data(), numel, l.bits));
     add_payload(enc, "lut", l.lut);
   } else {
+    add_payload(enc, "codes", pack_bitstream(l.codes.data(), numel, l.bits));
     add_payload(enc, "scales", l.scales);
     add_payload(enc, "zeros", l.zeros);
   }
   if (!l.g_idx.empty()) add_payload(enc, "g_idx", l.g_idx);
   if (!l.perm.empty()) add_payload(enc, "perm", l.perm);
+  if (!l.outliers.empty()) {
+    enc.scheme["outliers"] = int64_t(l.outliers.col.size());
+    add_payload(enc, "outlier_row_ptr", l.outliers.row_ptr);
+    add_payload(enc, "outlier_col", l.outliers.col);
+    add_payload(enc, "outlier_val", l.outliers.val);
+  }
   if (!l.dequant.empty()) {
     const auto decoded = decode_weights(l);
     std::vector<int64_t> fix_idx;
@@ -117,6 +193,11 @@ EncodedLayer encode_layer(const QuantizedLayer& l) {
       add_payload(enc, "fix_idx", fix_idx);
       add_payload(enc, "fix_val", fix_val);
     }
+  }
+  if (version2) {
+    size_t stored = 0;
+    for (const auto& [part, info] : enc.scheme.at("payloads").items()) stored += info.at("raw_bytes").get<size_t>();
+    enc.scheme["effective_bits"] = double(stored) * 8.0 / double(numel);
   }
   return enc;
 }
@@ -135,6 +216,7 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
     l.sym = scheme.at("sym").get<bool>();
     const std::string grid = scheme.at("grid").get<std::string>();
     if (grid == grid_kind_name(GridKind::Lut)) l.grid = GridKind::Lut;
+    else if (grid == grid_kind_name(GridKind::ColumnLut)) l.grid = GridKind::ColumnLut;
     else if (grid == grid_kind_name(GridKind::Affine)) l.grid = GridKind::Affine;
     else throw_error(SQ_ERR_UNSUPPORTED, "sq layer '", name, "': grid '", grid, "' is not one this library decodes");
     l.method = scheme.value("method", "");
@@ -143,18 +225,44 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
     if (l.rows <= 0 || l.cols <= 0 || l.bits < 1 || l.bits > 8 || l.n_groups <= 0 || l.n_groups > l.cols)
       throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': invalid shape or bits in scheme ", scheme.dump());
     const size_t numel = size_t(l.rows * l.cols);
-    const auto packed = fetch_array<uint8_t>(scheme, fetch, "codes", (numel * size_t(l.bits) + 7) / 8, name);
-    l.codes = unpack_bitstream(packed.data(), packed.size(), numel, l.bits);
     const size_t params = size_t(l.n_groups * l.rows);
+    if (l.grid == GridKind::ColumnLut) {
+      l.column_bits = fetch_array<uint8_t>(scheme, fetch, "column_bits", size_t(l.cols), name);
+      int max_bits = 0;
+      for (size_t k = 0; k < l.column_bits.size(); ++k) {
+        if (l.column_bits[k] < 1 || l.column_bits[k] > 8)
+          throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': column ", k, " has ", int(l.column_bits[k]), " bits; need 1..8");
+        max_bits = std::max(max_bits, int(l.column_bits[k]));
+      }
+      if (max_bits != l.bits)
+        throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': scheme bits ", l.bits, " differ from the widest column's ", max_bits);
+      l.column_lut_offset = column_lut_offsets(l.column_bits);
+      const size_t levels = size_t(l.column_lut_offset.back() + (int64_t(1) << l.column_bits.back()));
+      const auto packed = fetch_array<uint8_t>(
+          scheme, fetch, "codes", bitstream_columns_bytes(l.rows, l.cols, l.column_bits.data()), name);
+      l.codes = unpack_bitstream_columns(packed.data(), packed.size(), l.rows, l.cols, l.column_bits.data());
+      l.column_lut = fetch_array<float>(scheme, fetch, "column_lut", levels, name);
+    } else {
+      const auto packed = fetch_array<uint8_t>(scheme, fetch, "codes", (numel * size_t(l.bits) + 7) / 8, name);
+      l.codes = unpack_bitstream(packed.data(), packed.size(), numel, l.bits);
+    }
     if (l.grid == GridKind::Lut) {
       l.lut = fetch_array<float>(scheme, fetch, "lut", params << l.bits, name);
-    } else {
+    } else if (l.grid == GridKind::Affine) {
       l.scales = fetch_array<float>(scheme, fetch, "scales", params, name);
       l.zeros = fetch_array<float>(scheme, fetch, "zeros", params, name);
     }
     const auto& payloads = scheme.at("payloads");
     if (payloads.contains("g_idx")) l.g_idx = fetch_array<int32_t>(scheme, fetch, "g_idx", size_t(l.cols), name);
     if (payloads.contains("perm")) l.perm = fetch_array<int32_t>(scheme, fetch, "perm", size_t(l.cols), name);
+    const int64_t n_outliers = scheme.value("outliers", int64_t(0));
+    if (n_outliers < 0 || size_t(n_outliers) > numel)
+      throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': ", n_outliers, " outliers for ", numel, " weights");
+    if (n_outliers > 0) {
+      l.outliers.row_ptr = fetch_array<int64_t>(scheme, fetch, "outlier_row_ptr", size_t(l.rows + 1), name);
+      l.outliers.col = fetch_array<int32_t>(scheme, fetch, "outlier_col", size_t(n_outliers), name);
+      l.outliers.val = fetch_array<float>(scheme, fetch, "outlier_val", size_t(n_outliers), name);
+    }
     l.dequant = decode_weights(l);
     if (payloads.contains("fix_idx")) {
       const size_t nfix = payloads.at("fix_idx").at("raw_bytes").get<size_t>() / sizeof(int64_t);

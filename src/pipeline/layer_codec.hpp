@@ -6,13 +6,21 @@
 //   codes   dense LSB-first bit stream of the [rows, cols] codes (original column order), `bits` per code
 //   scales, zeros   fp32 [n_groups, rows]      (affine grids)
 //   lut     fp32 [n_groups, rows, 2^bits]      (LUT grids)
+//   column_bits u8 [cols], column_lut fp32 [sum_k 2^column_bits[k]]   (column-lut grids, CLAQ; the codes
+//           stream then gives element (r, k) column_bits[k] bits; table offsets are the running sums)
+//   outlier_row_ptr int64 [rows + 1], outlier_col int32, outlier_val fp32   (full-precision outliers, CSR,
+//           added to the decoded grid value; the scheme's "outliers" holds their count)
 //   g_idx, perm     int32                      (when present)
 //   fix_idx int64, fix_val fp32                (elements where decode() differs from the quantizer's own
 //                                               fp32 result, so the round trip is bit-identical)
 // Layers with full-precision outliers carry "outliers": <count> in their scheme (payloads outlier_*), rotated
 // layers a "rotation" object (the GPTQ writer refuses both).
-// decode: affine w[n,k] = scales[g,n] * (code - zeros[g,n]); LUT w[n,k] = lut[g,n,code]; g = group of k.
-// Bump kSqFormatVersion on any change to this layout.
+// decode: affine w[n,k] = scales[g,n] * (code - zeros[g,n]); LUT w[n,k] = lut[g,n,code]; g = group of k;
+// column-lut w[n,k] = column_lut[offset_k + code]; then w[n,k] += the outlier at (n, k), if any.
+// Layers with a column-lut grid or outliers carry "effective_bits": every payload byte (codes, tables,
+// outliers with their indices, permutation) * 8 / (rows * cols), before zstd.
+// Bump kSqFormatVersion on any change to this layout. Version 2 added column-lut grids and outliers; layers
+// without them are still written as version 1.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -26,7 +34,7 @@
 
 namespace sq {
 
-constexpr int kSqFormatVersion = 1;
+constexpr int kSqFormatVersion = 2;
 constexpr const char* kSqFormatName = "streamquant.sq";
 constexpr const char* kSqSchemePrefix = "sq.scheme.";
 constexpr const char* kSqPayloadInfix = ".sq.";
@@ -53,5 +61,8 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
 int64_t group_of_column(const QuantizedLayer& layer, int64_t k);
 // The decode formula above, from codes and grid parameters only.
 std::vector<float> decode_weights(const QuantizedLayer& layer);
+
+// First level of each column's table in column_lut: the running sum of 2^column_bits.
+std::vector<int64_t> column_lut_offsets(const std::vector<uint8_t>& column_bits);
 
 }  // namespace sq

@@ -1,11 +1,13 @@
 #include "pipeline/quantize_call.hpp"
 
+#include "pipeline/layer_codec.hpp"
 #include "quant/layer_quantizer.hpp"
 
 namespace sq {
 
-QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_t cols, const float* H,
-                               const JobOptions& opts, const Logger& log) {
+namespace {
+
+QuantizeOptions layer_options(const JobOptions& opts) {
   QuantizeOptions q;
   q.method = opts.method;
   q.bits = opts.bits;
@@ -16,7 +18,28 @@ QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_
   q.exponent = opts.exponent;
   // The pipeline reports its own per-block statistics; the exact objective costs a GEMM per layer.
   q.compute_objective = false;
-  return quantize_layer(be, W, rows, cols, H, q, log);
+  // CLAQ
+  q.target_bits = opts.target_bits;
+  q.outlier_threshold = opts.outlier_threshold;
+  q.reserve_fraction = opts.reserve_fraction;
+  q.reserve_fraction_rest = opts.reserve_fraction_rest;
+  q.reserve_top_columns = opts.reserve_top_columns;
+  return q;
+}
+
+}  // namespace
+
+void check_layer_options(const JobOptions& opts) { validate(layer_options(opts)); }
+
+QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_t cols, const float* H,
+                               const JobOptions& opts, const Logger& log) {
+  QuantizedLayer q = quantize_layer(be, W, rows, cols, H, layer_options(opts), log);
+  if (q.grid == GridKind::ColumnLut || !q.outliers.empty()) {
+    const EncodedLayer enc = encode_layer(q);
+    log.info(opts.method, " ", rows, " x ", cols, ": ", enc.scheme.value("outliers", int64_t(0)), " outliers, ",
+             "effective bits ", enc.scheme.value("effective_bits", 0.0), " (", q.bits, "-bit widest column)");
+  }
+  return q;
 }
 
 }  // namespace sq

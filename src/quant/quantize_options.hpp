@@ -4,13 +4,14 @@
 #include <cstdint>
 #include <string>
 
+#include "quant/claq_columns.hpp"
 #include "quant/column_importance.hpp"
 #include "quant/scale_storage.hpp"
 
 namespace sq {
 
 enum class SolverKind { None /* RTN */, Gptq };
-enum class GridChoice { Auto /* the preset's */, MinMaxAffine, LossAwareAffine, LutKMeans };
+enum class GridChoice { Auto /* the preset's */, MinMaxAffine, LossAwareAffine, LutKMeans, ColumnKMeans /* CLAQ */ };
 
 struct QuantizeOptions {
   std::string method = "gptq";  // "rtn", "gptq", "leanquant" (LUT grid), "leanquant-affine"
@@ -28,6 +29,13 @@ struct QuantizeOptions {
   // Affine scales as a checkpoint stores them (scale_storage.hpp): "fp16" (default, GPTQ checkpoints)
   // rounds each scale before weights are rounded with it; "fp32" keeps full precision.
   ScaleStorage scale_storage = ScaleStorage::F16;
+
+  // CLAQ (method "claq"): per-column k-means grid in the GPTQ sweep, adaptive precision, outlier reservation.
+  double target_bits = 0.0;             // average code bits in [2, 4] ("bits" 2.12); 0 = the integer `bits`
+  double outlier_threshold = 13.0;      // |w| >= threshold * mean|W| is an outlier (adaptive precision ranking)
+  double reserve_fraction = -1.0;       // per side, top-ranked columns; -1 = 0.014 for a fractional target, else 0
+  double reserve_fraction_rest = -1.0;  // per side, other columns; -1 = 0.004 for a fractional target, else 0
+  double reserve_top_columns = 0.10;    // fraction of columns (by outlier ratio) that get reserve_fraction
 };
 
 // What a validated set of options resolves to.
@@ -40,6 +48,9 @@ struct MethodPlan {
 // Throws SQ_ERR_INVALID_ARGUMENT naming the option and the accepted values.
 void validate(const QuantizeOptions& opts);
 MethodPlan resolve_method(const QuantizeOptions& opts);
+
+// CLAQ's per-column settings with the automatic defaults resolved (method "claq" only).
+ClaqColumnOptions claq_column_options(const QuantizeOptions& opts);
 
 // Set one option from its string form (the C ABI's key/value setter); unknown keys and malformed
 // values are SQ_ERR_INVALID_ARGUMENT naming the key.
