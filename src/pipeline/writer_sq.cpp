@@ -35,10 +35,11 @@ void write_sq(const std::string& out_dir, const WriteRequest& req) {
     w.finish();
   }
   const JobOptions& o = req.options;
-  const nlohmann::json qc = {{"quant_method", "streamquant"}, {"format", "sq"},
+  nlohmann::json qc = {{"quant_method", "streamquant"}, {"format", "sq"},
                              {"format_version", kSqFormatVersion}, {"method", o.method},
                              {"bits", o.bits}, {"group_size", o.group_size},
                              {"sym", o.sym}, {"desc_act", o.act_order}};
+  if (o.target_bits != 0.0) qc["target_bits"] = o.target_bits;  // CLAQ's fractional average ("bits" is the widest)
   write_model_side_files(dir.tmp_path(), req, qc, pass);
   dir.commit();
 }
