@@ -102,7 +102,7 @@ void ColumnKMeansGrid::store(QuantizedLayer& out, const std::vector<int32_t>& pe
               out.column_lut.begin() + out.column_lut_offset[size_t(original(i))]);
   }
   // Outliers in CSR by row, original columns ascending within a row.
-  std::vector<std::vector<std::pair<int32_t, float>>> by_row(size_t(rows_));
+  std::vector<std::vector<std::pair<int32_t, float>>> by_row(static_cast<size_t>(rows_));
   for (int64_t i = 0; i < cols; ++i)
     for (size_t t = 0; t < reserved_rows_[size_t(i)].size(); ++t)
       by_row[size_t(reserved_rows_[size_t(i)][t])].emplace_back(int32_t(original(i)), reserved_residual_[size_t(i)][t]);

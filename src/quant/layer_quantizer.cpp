@@ -64,8 +64,8 @@ void solve_with_column_grid(Backend& backend, const float* w, std::vector<float>
                             const float* u, const std::vector<bool>& dead, const std::vector<int32_t>& perm,
                             const QuantizeOptions& opts, uint8_t* codes, QuantizedLayer& out, const Logger& log) {
   const ClaqColumnPlan plan = plan_claq_columns(w, rows, cols, claq_column_options(opts));
-  std::vector<uint8_t> bits(size_t(cols));
-  std::vector<int32_t> reserve(size_t(cols));
+  std::vector<uint8_t> bits(static_cast<size_t>(cols));
+  std::vector<int32_t> reserve(static_cast<size_t>(cols));
   for (int64_t i = 0; i < cols; ++i) {
     const size_t original = size_t(perm.empty() ? i : perm[size_t(i)]);
     bits[size_t(i)] = plan.bits[original];
@@ -87,6 +87,9 @@ std::unique_ptr<Grid> make_grid(GridChoice choice, int bits, bool sym, ScaleStor
   switch (choice) {
     case GridChoice::LossAwareAffine: return make_loss_aware_affine_grid(bits, sym, storage);
     case GridChoice::LutKMeans: return make_lut_kmeans_grid(bits);
+    case GridChoice::ColumnKMeans:
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "grid 'column-kmeans' is fitted per column inside the sweep (method 'claq'), "
+                  "not a per-row grid");
     case GridChoice::Auto:
     case GridChoice::MinMaxAffine: break;
   }

@@ -118,7 +118,7 @@ void gptq_sweep_columns(Backend& backend, float* w, int64_t rows, int64_t cols, 
                         uint8_t* codes, int64_t block_size, int64_t chunk_rows) {
   chunk_rows = std::max<int64_t>(1, chunk_rows);
   const int64_t n_chunks = (rows + chunk_rows - 1) / chunk_rows;
-  std::vector<float> err(size_t(rows * block_size)), column(size_t(rows));
+  std::vector<float> err(size_t(rows * block_size)), column(static_cast<size_t>(rows));
   for (int64_t i1 = 0; i1 < cols; i1 += block_size) {
     const SweepBlock block{w, cols, u, i1, std::min(cols, i1 + block_size), block_size, err.data(), codes};
     // Column-major within the block: a column's grid needs every row of it, so all rows finish column i

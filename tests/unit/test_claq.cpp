@@ -237,7 +237,7 @@ TEST(Claq, CodecRoundTripIsBitIdentical) {
 TEST(Claq, VariableWidthBitStreamRoundTrips) {
   std::mt19937 rng(3);
   const int64_t rows = 7, cols = 13;
-  std::vector<uint8_t> widths(size_t(cols)), codes(size_t(rows * cols));
+  std::vector<uint8_t> widths(static_cast<size_t>(cols)), codes(static_cast<size_t>(rows * cols));
   for (auto& b : widths) b = uint8_t(1 + rng() % 8);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t k = 0; k < cols; ++k) codes[size_t(r * cols + k)] = uint8_t(rng() % (1u << widths[size_t(k)]));
