@@ -74,8 +74,11 @@ void solve_with_column_grid(Backend& backend, const float* w, std::vector<float>
   ColumnKMeansGrid grid(rows, std::move(bits), std::move(reserve));
   zero_dead_columns(work, rows, cols, dead);
   permute_work_columns(backend, work, rows, cols, perm);
-  gptq_sweep_columns(backend, work.data(), rows, cols, u, grid, codes, opts.block_size,
-                     default_chunk_rows(rows, backend.threads()));
+  // One column is little work (rows x block_size multiply-adds) and the sweep starts one parallel_for per
+  // column, so the row chunks are large: one per thread, and no fewer than 256 rows each.
+  const int64_t threads = std::max(1, backend.threads());
+  const int64_t chunk_rows = std::max<int64_t>(256, (rows + threads - 1) / threads);
+  gptq_sweep_columns(backend, work.data(), rows, cols, u, grid, codes, opts.block_size, chunk_rows);
   grid.store(out, perm);
   log.debug("claq ", rows, " x ", cols, ": average code bits ", mean_column_bits(plan.bits), ", ",
             out.outliers.col.size(), " reserved outliers");
