@@ -36,8 +36,15 @@ QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_
   QuantizedLayer q = quantize_layer(be, W, rows, cols, H, layer_options(opts), log);
   if (q.grid == GridKind::ColumnLut || !q.outliers.empty()) {
     const EncodedLayer enc = encode_layer(q);
-    log.info(opts.method, " ", rows, " x ", cols, ": ", enc.scheme.value("outliers", int64_t(0)), " outliers, ",
-             "effective bits ", enc.scheme.value("effective_bits", 0.0), " (", q.bits, "-bit widest column)");
+    double code_bits = q.bits;
+    if (!q.column_bits.empty()) {
+      code_bits = 0;
+      for (uint8_t b : q.column_bits) code_bits += b;
+      code_bits /= double(q.column_bits.size());
+    }
+    log.info(opts.method, " ", rows, " x ", cols, ": average code bits ", code_bits, ", ",
+             enc.scheme.value("outliers", int64_t(0)), " full-precision outliers, effective bits ",
+             enc.scheme.value("effective_bits", 0.0));
   }
   return q;
 }
