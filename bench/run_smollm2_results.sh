@@ -4,7 +4,6 @@
 # Writes one JSON line per run to $OUT/results.jsonl (wall time and peak RSS via /usr/bin/time).
 # Usage: bench/run_smollm2_results.sh [CONFIG ...]   CONFIG = fp16 | METHOD:BITS:GROUP (e.g. gptq:4:128, rtn:3:-1;
 #   claq takes fractional BITS such as claq:2.12:-1 and is written in format sq)
-# Each row's effective_bits is the stored bits per quantized weight (bench/effective_bits.py).
 # Env: NSAMPLES (16), SEQLEN (512), EVAL_SEQLEN (512), EVAL_TOKENS (8192), THREADS (all), OUT (bench/work/smollm2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +46,7 @@ for cfg in "${CONFIGS[@]}"; do
   measure "$dst.log" $SQ quantize "$MODEL" -o "$dst" --method "$method" --bits "$bits" --group-size "$group" \
     --calib "$OUT/sotu-calib.txt" --nsamples "$NSAMPLES" --seqlen "$SEQLEN" --seed 0 --format "$fmt" --threads "$THREADS"
   read -r wall rss < "$dst.log.time"
+  bpw=$(sed -n 's/^effective bits per weight: \([0-9.]*\).*/\1/p' "$dst.log")
   read -r p1 p2 < <(eval_model "$dst")
-  eff=$(python3 bench/effective_bits.py "$dst")
-  echo "{\"config\": \"$cfg\", \"method\": \"$method\", \"bits\": $bits, \"group_size\": $group, \"format\": \"$fmt\", \"effective_bits\": $eff, \"ppl_sotu_test\": $p1, \"ppl_moby_dick\": $p2, \"wall_s\": $wall, \"peak_rss_mb\": $((rss / 1024)), \"nsamples\": $NSAMPLES, \"seqlen\": $SEQLEN}" | tee -a "$OUT/results.jsonl"
+  echo "{\"config\": \"$cfg\", \"method\": \"$method\", \"bits\": $bits, \"group_size\": $group, \"format\": \"$fmt\", \"ppl_sotu_test\": $p1, \"ppl_moby_dick\": $p2, \"wall_s\": $wall, \"peak_rss_mb\": $((rss / 1024)), \"bpw\": ${bpw:-null}, \"nsamples\": $NSAMPLES, \"seqlen\": $SEQLEN}" | tee -a "$OUT/results.jsonl"
 done

@@ -74,6 +74,12 @@ SQ_API sq_error *sq_job_progress(const sq_job *job, int64_t *done_out, int64_t *
  *  non-empty directory is refused. */
 SQ_API sq_error *sq_job_write(sq_job *job, const char *out_dir_utf8, const char *format);
 
+/** What the last sq_job_write stored for the quantized layers: the weights they replace, every byte written
+ *  for them (codes, scales, zeros, tables, indices, outliers, schemes) and 8 * bytes / weights, the effective
+ *  bits per weight (any pointer may be NULL). SQ_ERR_STATE before a successful sq_job_write. */
+SQ_API sq_error *sq_job_output_stats(const sq_job *job, int64_t *quantized_weights_out, int64_t *quantized_bytes_out,
+                                     double *bits_per_weight_out);
+
 #ifdef __cplusplus
 }
 #endif

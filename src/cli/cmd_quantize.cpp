@@ -83,7 +83,13 @@ void run_quantize() {
   sqcli::check(sq_job_set_progress(job.ptr, print_progress, nullptr));
   sqcli::check(sq_job_run(job.ptr));
   sqcli::check(sq_job_write(job.ptr, args.out.c_str(), args.format.c_str()));
+  int64_t weights = 0, bytes = 0;
+  double bpw = 0.0;
+  sqcli::check(sq_job_output_stats(job.ptr, &weights, &bytes, &bpw));
   std::fprintf(stderr, "wrote %s (%s)\n", args.out.c_str(), args.format.c_str());
+  // stdout, one line a script can parse: every stored byte of the quantized layers per weight they replace.
+  std::printf("effective bits per weight: %.4f (%lld bytes for %lld quantized weights)\n", bpw, (long long)bytes,
+              (long long)weights);
 }
 
 void setup_quantize(CLI::App& app) {

@@ -114,7 +114,8 @@ std::vector<PackedTensor> pack_lut_layer(const std::string& prefix, const Quanti
   return out;
 }
 
-void write_gptq(const std::string& out_dir, const WriteRequest& req) {
+OutputStats write_gptq(const std::string& out_dir, const WriteRequest& req) {
+  OutputStats stats;
   // Pass 1: shapes, and whether every zero point fits the v1 convention.
   bool v2 = false;
   std::vector<std::pair<std::string, LayerShapes>> layers;
@@ -143,19 +144,26 @@ void write_gptq(const std::string& out_dir, const WriteRequest& req) {
     write_pass_through(w, req, pass);
     for (const auto& f : req.spool_files)
       for_each_sq_layer(f, [&](const std::string& prefix, const QuantizedLayer& l) {
-        for (const auto& t : pack_gptq_layer(prefix, l, !v2)) w.write(t.name, t.bytes.data(), t.bytes.size());
+        stats.quantized_weights += l.rows * l.cols;
+        for (const auto& t : pack_gptq_layer(prefix, l, !v2)) {
+          w.write(t.name, t.bytes.data(), t.bytes.size());
+          stats.quantized_bytes += int64_t(t.bytes.size());
+        }
       });
     w.finish();
   }
   nlohmann::json qc = base_quant_config(req.options);
   qc["quant_method"] = "gptq";
   qc["checkpoint_format"] = v2 ? "gptq_v2" : "gptq";
+  qc["effective_bits_per_weight"] = stats.bits_per_weight();
   write_model_side_files(dir.tmp_path(), req, qc, pass);
   write_file_atomic(dir.tmp_path() + "/quantize_config.json", qc.dump(2) + "\n");
   dir.commit();
+  return stats;
 }
 
-void write_lut(const std::string& out_dir, const WriteRequest& req) {
+OutputStats write_lut(const std::string& out_dir, const WriteRequest& req) {
+  OutputStats stats;
   std::vector<std::pair<std::string, LayerShapes>> layers;
   for (const auto& f : req.spool_files)
     for (const auto& [prefix, scheme] : list_sq_layers(f)) layers.emplace_back(prefix, shapes_of(scheme));
@@ -178,7 +186,11 @@ void write_lut(const std::string& out_dir, const WriteRequest& req) {
     write_pass_through(w, req, pass);
     for (const auto& f : req.spool_files)
       for_each_sq_layer(f, [&](const std::string& prefix, const QuantizedLayer& l) {
-        for (const auto& t : pack_lut_layer(prefix, l)) w.write(t.name, t.bytes.data(), t.bytes.size());
+        stats.quantized_weights += l.rows * l.cols;
+        for (const auto& t : pack_lut_layer(prefix, l)) {
+          w.write(t.name, t.bytes.data(), t.bytes.size());
+          stats.quantized_bytes += int64_t(t.bytes.size());
+        }
       });
     w.finish();
   }
@@ -186,9 +198,11 @@ void write_lut(const std::string& out_dir, const WriteRequest& req) {
   qc["quant_method"] = "squeezellm";  // the per-row LUT layout SqueezeLLM loaders expect
   qc["wbits"] = req.options.bits;
   qc["checkpoint_format"] = "lut";
+  qc["effective_bits_per_weight"] = stats.bits_per_weight();
   write_model_side_files(dir.tmp_path(), req, qc, pass);
   write_file_atomic(dir.tmp_path() + "/quantize_config.json", qc.dump(2) + "\n");
   dir.commit();
+  return stats;
 }
 
 }  // namespace sq
