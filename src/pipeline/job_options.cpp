@@ -50,7 +50,7 @@ void JobOptions::set(const std::string& key, const std::string& value) {
         throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'bits' must be 2, 3, 4 or 8, or a fractional claq target in (2, 4); got ",
                     value);
       target_bits = b;
-      bits = int(std::ceil(b));
+      bits = 4;  // the widest column: adaptive precision gives the top-ranked columns 4 bits
     } else {
       if (b != 2 && b != 3 && b != 4 && b != 8)
         throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'bits' must be 2, 3, 4 or 8; got ", value);

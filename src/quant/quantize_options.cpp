@@ -162,7 +162,7 @@ void set_option(QuantizeOptions& o, const std::string& key, const std::string& v
       if (!(b > 2.0 && b < 4.0))
         throw_error(SQ_ERR_INVALID_ARGUMENT, "bits must be 2, 3, 4 or 8, or a fractional CLAQ target in (2, 4); got ", value);
       o.target_bits = b;
-      o.bits = int(std::ceil(b));
+      o.bits = 4;  // the widest column: adaptive precision gives the top-ranked columns 4 bits
     } else {
       if (b != 2 && b != 3 && b != 4 && b != 8) throw_error(SQ_ERR_INVALID_ARGUMENT, "bits must be 2, 3, 4 or 8; got ", value);
       o.bits = int(b);

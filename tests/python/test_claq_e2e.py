@@ -18,7 +18,7 @@ def test_claq_fractional_bits_to_sq(tiny, tmp_path):  # noqa: F811
     out = tmp_path / "out"
     proc = quantize(model, calib, out, "--method", "claq", "--bits", "2.12", "--group-size", "-1", "--format", "sq")
     qc = json.loads((out / "config.json").read_text())["quantization_config"]
-    assert qc["method"] == "claq" and qc["target_bits"] == pytest.approx(2.12) and qc["bits"] == 3
+    assert qc["method"] == "claq" and qc["target_bits"] == pytest.approx(2.12) and qc["bits"] == 4
     schemes = schemes_of(out / "model.safetensors")
     assert schemes, "no quantized layers in the output"
     for name, s in schemes.items():
