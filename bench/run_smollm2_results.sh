@@ -6,7 +6,7 @@
 #   quantease:3:-1:outlier-fraction=0.01,sweeps=30, higgs:4:64:hadamard-size=64); OPTS are comma-separated quantize
 #   flags without the leading -- (NAME=VALUE or NAME). Data-free methods (rtn, higgs) get no calibration. Formats:
 #   gptq for affine layers; lut for per-channel LeanQuant-LUT; sq for grouped LUT, HIGGS (rotated Gaussian layers)
-#   and QuantEase with outliers. bpw is the effective bits per weight the quantizer prints (every stored byte).
+#   QuantEase with outliers and CLAQ (fractional BITS such as claq:2.12:-1). bpw is the effective bits per weight the quantizer prints (every stored byte).
 # Env: NSAMPLES (16), SEQLEN (512), EVAL_SEQLEN (512), EVAL_TOKENS (8192), THREADS (all), OUT (bench/work/smollm2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +45,7 @@ for cfg in "${CONFIGS[@]}"; do
   IFS=: read -r method bits group extra <<< "$cfg"
   # LeanQuant-LUT: the LUT format holds one table per row (per-channel); grouped tables go to the sq container.
   fmt=gptq; [ "$method" = leanquant ] && { fmt=lut; [ "$group" = -1 ] || fmt=sq; }
-  case "$method" in higgs*) fmt=sq ;; esac
+  case "$method" in higgs*|claq) fmt=sq ;; esac
   calib=(--calib "$OUT/sotu-calib.txt" --nsamples "$NSAMPLES" --seqlen "$SEQLEN" --seed 0)
   [ "$method" = rtn ] || [ "$method" = higgs ] && calib=()
   extra_args=()

@@ -1,8 +1,10 @@
 // `streamquant quantize MODEL -o OUT ...`: run a quantization job and write its output, with a progress
 // line on stderr. Uses the library only through the C API.
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "cli/cli_common.hpp"
 
@@ -11,7 +13,10 @@ namespace {
 struct QuantizeArgs {
   std::string model, out, method = "gptq", calib, format = "gptq", device = "cpu", checkpoint, sensitivity, bit_plan;
   double target_bpw = 0.0;
-  int bits = 4, threads = 0;
+  std::string bits = "4";  // integer, or a fractional average for claq (2.12)
+  int threads = 0;
+  // CLAQ (--method claq); NaN = the library's default.
+  double outlier_threshold = std::nan(""), reserve_fraction = std::nan(""), reserve_fraction_rest = std::nan("");
   int64_t group_size = 128, nsamples = 128, seqlen = 2048, seed = 0;
   bool resume = false, act_order = false, sym = false, verbose = false;
   // HIGGS
@@ -84,7 +89,7 @@ void run_quantize() {
     sqcli::check(sq_job_set_option(job.ptr, key, value.c_str()));
   };
   set("method", args.method);
-  set("bits", std::to_string(args.bits));
+  set("bits", args.bits);
   set("group_size", std::to_string(args.group_size));
   set("nsamples", std::to_string(args.nsamples));
   set("seqlen", std::to_string(args.seqlen));
@@ -99,6 +104,15 @@ void run_quantize() {
   set("random_signs", args.random_signs ? "true" : "false");
   set("rotation_seed", std::to_string(args.rotation_seed));
   set_quantease_options(set);
+  const std::pair<const char*, double> claq_options[] = {{"outlier_threshold", args.outlier_threshold},
+                                                         {"reserve_fraction", args.reserve_fraction},
+                                                         {"reserve_fraction_rest", args.reserve_fraction_rest}};
+  for (const auto& [key, value] : claq_options) {
+    if (std::isnan(value)) continue;
+    char text[64];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    set(key, text);
+  }
   if (args.resume || !args.checkpoint.empty()) {
     // --resume without --checkpoint-dir keeps the checkpoint beside the output, so a rerun finds it.
     const std::string dir = args.checkpoint.empty() ? args.out + ".checkpoint" : args.checkpoint;
@@ -123,9 +137,11 @@ void setup_quantize(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("quantize", "Quantize a model, one transformer block at a time");
   cmd->add_option("model", args.model, "Model directory, .safetensors or .gguf file")->required();
   cmd->add_option("-o,--output", args.out, "Output directory (must not exist or be empty)")->required();
-  cmd->add_option("--method", args.method, "rtn | gptq | leanquant | leanquant-affine | quantease | higgs | higgs-gptq")
-      ->check(CLI::IsMember({"rtn", "gptq", "leanquant", "leanquant-affine", "quantease", "higgs", "higgs-gptq"}));
-  cmd->add_option("--bits", args.bits, "Bits per weight: 2, 3, 4 or 8")->check(CLI::IsMember({2, 3, 4, 8}));
+  cmd->add_option("--method", args.method,
+                  "rtn | gptq | leanquant | leanquant-affine | quantease | claq | higgs | higgs-gptq")
+      ->check(CLI::IsMember({"rtn", "gptq", "leanquant", "leanquant-affine", "quantease", "claq", "higgs", "higgs-gptq"}));
+  // Checked by the library: 2, 3, 4 or 8 for every method; claq also takes a fractional average in (2, 4).
+  cmd->add_option("--bits", args.bits, "Bits per weight: 2, 3, 4 or 8; claq: also a fractional average such as 2.12");
   cmd->add_option("--group-size", args.group_size, "Columns per group; -1 = per-channel");
   cmd->add_option("--target-bpw", args.target_bpw,
                   "Dynamic bit allocation: average bits per weight over the linear layers (with --sensitivity)");
@@ -150,6 +166,13 @@ void setup_quantize(CLI::App& app) {
   cmd->add_option("--rotation-seed", args.rotation_seed, "HIGGS: seed of the random signs");
   cmd->add_flag("-v,--verbose", args.verbose, "Debug logging");
   add_quantease_options(cmd);
+  // CLAQ
+  cmd->add_option("--outlier-threshold", args.outlier_threshold,
+                  "claq: |w| >= T * mean|W| counts as an outlier when ranking columns (default 13)");
+  cmd->add_option("--reserve-fraction", args.reserve_fraction,
+                  "claq: fraction per side kept in full precision in the top 10% columns (default 0.014 for fractional bits, else 0)");
+  cmd->add_option("--reserve-fraction-rest", args.reserve_fraction_rest,
+                  "claq: the same for the other columns (default 0.004 for fractional bits, else 0)");
   cmd->callback(run_quantize);
 }
 

@@ -1,6 +1,7 @@
 #include "pipeline/job_options.hpp"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 
 #include "util/error.hpp"
@@ -94,16 +95,28 @@ bool JobOptions::set_higgs_option(const std::string& key, const std::string& val
 void JobOptions::set(const std::string& key, const std::string& value) {
   if (set_higgs_option(key, value)) return;
   if (key == "method") {
-    if (value != "rtn" && value != "gptq" && value != "leanquant" && value != "leanquant-affine" && value != "quantease")
+    if (value != "rtn" && value != "gptq" && value != "leanquant" && value != "leanquant-affine" && value != "quantease" &&
+        value != "claq")
       throw_error(SQ_ERR_INVALID_ARGUMENT,
-                  "option 'method' must be rtn, gptq, leanquant, leanquant-affine, quantease, higgs or higgs-gptq; got '",
+                  "option 'method' must be rtn, gptq, leanquant, leanquant-affine, quantease, claq, higgs or higgs-gptq; got '",
                   value, "'");
     method = value;
   } else if (key == "bits") {
-    const int64_t b = parse_int(key, value);
-    if (b != 2 && b != 3 && b != 4 && b != 8)
-      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'bits' must be 2, 3, 4 or 8; got ", value);
-    bits = int(b);
+    // A fractional value is CLAQ's average target; the job checks the method when it starts (the method may
+    // be set after this key).
+    const double b = parse_double(key, value);
+    if (b != std::floor(b)) {
+      if (!(b > 2.0 && b < 4.0))
+        throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'bits' must be 2, 3, 4 or 8, or a fractional claq target in (2, 4); got ",
+                    value);
+      target_bits = b;
+      bits = 4;  // the widest column: adaptive precision gives the top-ranked columns 4 bits
+    } else {
+      if (b != 2 && b != 3 && b != 4 && b != 8)
+        throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'bits' must be 2, 3, 4 or 8; got ", value);
+      bits = int(b);
+      target_bits = 0.0;
+    }
   } else if (key == "group_size") {
     const int64_t g = parse_int(key, value);
     if (g != -1 && (g < 8 || g % 8 != 0))
@@ -150,12 +163,20 @@ void JobOptions::set(const std::string& key, const std::string& value) {
     sensitivity_file = value;
   } else if (key == "bit_plan_file") {
     bit_plan_file = value;
+  } else if (key == "outlier_threshold") {  // CLAQ; ranges are checked with the method when the job starts
+    outlier_threshold = parse_double(key, value);
+  } else if (key == "reserve_fraction") {
+    reserve_fraction = parse_double(key, value);
+  } else if (key == "reserve_fraction_rest") {
+    reserve_fraction_rest = parse_double(key, value);
+  } else if (key == "reserve_top_columns") {
+    reserve_top_columns = parse_double(key, value);
   } else if (!set_quantease(*this, key, value)) {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown job option '", key,
                 "' (known: method, bits, group_size, sym, act_order, damp, exponent, nsamples, seqlen, seed, "
                 "activation_dtype, hadamard_size, grid_dim, random_signs, rotation_seed, checkpoint_dir, resume, "
                 "target_bpw, sensitivity_file, bit_plan_file, sweeps, init, outlier_fraction, outlier_structure, "
-                "relax_sweeps)");
+                "relax_sweeps, outlier_threshold, reserve_fraction, reserve_fraction_rest, reserve_top_columns)");
   }
 }
 
@@ -169,13 +190,20 @@ std::string JobOptions::canonical() const {
   std::string layers;
   if (!per_layer.empty()) layers = ";per_layer=";
   for (const auto& [prefix, o] : per_layer) layers += cat(prefix, ":", o.bits, ",");
-  return cat("method=", method, ";bits=", bits, ";group_size=", group_size, ";sym=", sym, ";act_order=", act_order,
+  std::string text = cat("method=", method, ";bits=", bits, ";group_size=", group_size, ";sym=", sym, ";act_order=", act_order,
              ";damp=", damp, ";exponent=", exponent, ";nsamples=", nsamples, ";seqlen=", seqlen, ";seed=", seed,
              ";activation_dtype=", activation_dtype, ";hadamard_size=", hadamard_size, ";grid_dim=", grid_dim,
              ";random_signs=", random_signs, ";rotation_seed=", rotation_seed,
              // QuantEase
              ";sweeps=", sweeps, ";init=", init, ";outlier_fraction=", outlier_fraction,
              ";outlier_structure=", outlier_structure, ";relax_sweeps=", relax_sweeps, layers);
+  // CLAQ settings only for claq, so other methods keep their fingerprints.
+  if (method == "claq")
+    text += cat(";target_bits=", target_bits, ";outlier_threshold=", outlier_threshold, ";reserve_fraction=",
+                reserve_fraction, ";reserve_fraction_rest=", reserve_fraction_rest, ";reserve_top_columns=",
+                reserve_top_columns);
+  return text;
+
 }
 
 }  // namespace sq

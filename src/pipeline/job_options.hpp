@@ -20,8 +20,8 @@ struct LayerOverride {
 };
 
 struct JobOptions {
-  std::string method = "gptq";    // rtn | gptq | leanquant | leanquant-affine | quantease | higgs | higgs-gptq
-  int bits = 4;                   // 2, 3, 4 or 8
+  std::string method = "gptq";    // rtn | gptq | leanquant | leanquant-affine (or any preset the quantizer knows)
+  int bits = 4;                   // 2, 3, 4 or 8 (claq: also a fractional target, see target_bits)
   int64_t group_size = 128;       // -1 = per-channel
   bool sym = false;
   bool act_order = false;
@@ -58,6 +58,13 @@ struct JobOptions {
   double outlier_fraction = 0.0;                    // 0 = none
   std::string outlier_structure = "unstructured";   // unstructured | columns
   int64_t relax_sweeps = 25;                        // unrounded sweeps 1, 4, 7, ... up to this one (0 = none)
+
+  // CLAQ (method "claq"; QuantizeOptions has the meaning of each).
+  double target_bits = 0.0;             // set by a fractional "bits" (2.12): average code bits
+  double outlier_threshold = 13.0;
+  double reserve_fraction = -1.0;       // -1 = automatic
+  double reserve_fraction_rest = -1.0;  // -1 = automatic
+  double reserve_top_columns = 0.10;
 
   // Throws SQ_ERR_INVALID_ARGUMENT naming the key (unknown key, bad value).
   void set(const std::string& key, const std::string& value);

@@ -1,5 +1,6 @@
 #include "pipeline/layer_codec.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <zstd.h>
@@ -109,14 +110,6 @@ void decode_gaussian_scheme(const nlohmann::json& scheme, const std::string& nam
                 " do not cover the ", padded, " rotated columns in ", l.grid_dim, "-vectors");
 }
 // --- full-precision outliers (SparseOutliers, CSR) ---
-void add_outliers(const QuantizedLayer& l, std::vector<float>& w) {
-  const SparseOutliers& o = l.outliers;
-  if (o.empty()) return;
-  for (int64_t r = 0; r < l.rows; ++r)
-    for (int64_t i = o.row_ptr[size_t(r)]; i < o.row_ptr[size_t(r + 1)]; ++i)
-      w[size_t(r * l.cols + o.col[size_t(i)])] += o.val[size_t(i)];
-}
-
 void encode_outliers(const QuantizedLayer& l, EncodedLayer& enc) {
   const SparseOutliers& o = l.outliers;
   enc.scheme["outliers"] = int64_t(o.col.size());
@@ -159,6 +152,60 @@ int64_t group_of_column(const QuantizedLayer& layer, int64_t k) {
   return layer.group_size > 0 ? k / layer.group_size : 0;
 }
 
+std::vector<int64_t> column_lut_offsets(const std::vector<uint8_t>& column_bits) {
+  std::vector<int64_t> offsets(column_bits.size());
+  int64_t next = 0;
+  for (size_t k = 0; k < column_bits.size(); ++k) {
+    offsets[k] = next;
+    next += int64_t(1) << column_bits[k];
+  }
+  return offsets;
+}
+
+namespace {
+
+void decode_column_lut(const QuantizedLayer& l, std::vector<float>& w) {
+  if (l.column_bits.size() != size_t(l.cols))
+    throw_error(SQ_ERR_FORMAT, "quantized layer: column-lut grid has ", l.column_bits.size(), " column widths for ", l.cols,
+                " columns");
+  const std::vector<int64_t> offsets = l.column_lut_offset.empty() ? column_lut_offsets(l.column_bits) : l.column_lut_offset;
+  for (int64_t k = 0; k < l.cols; ++k) {
+    const int64_t levels = int64_t(1) << l.column_bits[size_t(k)];
+    if (offsets[size_t(k)] < 0 || size_t(offsets[size_t(k)] + levels) > l.column_lut.size())
+      throw_error(SQ_ERR_FORMAT, "quantized layer: column ", k, "'s level table lies outside the ", l.column_lut.size(),
+                  " stored levels");
+    const float* table = l.column_lut.data() + offsets[size_t(k)];
+    for (int64_t n = 0; n < l.rows; ++n) {
+      const uint8_t code = l.codes[size_t(n * l.cols + k)];
+      if (code >= levels)
+        throw_error(SQ_ERR_FORMAT, "quantized layer: code ", int(code), " at (", n, ", ", k, ") exceeds column ", k,
+                    "'s ", levels, " levels");
+      w[size_t(n * l.cols + k)] = table[code];
+    }
+  }
+}
+
+void add_outliers(const QuantizedLayer& l, std::vector<float>& w) {
+  const SparseOutliers& o = l.outliers;
+  if (o.empty()) return;
+  if (o.row_ptr.size() != size_t(l.rows + 1) || o.row_ptr.front() != 0 || o.row_ptr.back() != int64_t(o.col.size()) ||
+      o.val.size() != o.col.size())
+    throw_error(SQ_ERR_FORMAT, "quantized layer: outlier CSR is inconsistent (", o.row_ptr.size(), " row pointers for ",
+                l.rows, " rows, ", o.col.size(), " columns, ", o.val.size(), " values)");
+  for (int64_t r = 0; r < l.rows; ++r) {
+    if (o.row_ptr[size_t(r + 1)] < o.row_ptr[size_t(r)])
+      throw_error(SQ_ERR_FORMAT, "quantized layer: outlier row pointers decrease at row ", r);
+    for (int64_t i = o.row_ptr[size_t(r)]; i < o.row_ptr[size_t(r + 1)]; ++i) {
+      const int32_t c = o.col[size_t(i)];
+      if (c < 0 || c >= l.cols)
+        throw_error(SQ_ERR_FORMAT, "quantized layer: outlier column ", c, " in row ", r, " is outside [0, ", l.cols, ")");
+      w[size_t(r * l.cols + c)] += o.val[size_t(i)];
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<float> decode_weights(const QuantizedLayer& l) {
   if (l.grid == GridKind::Gaussian) {
     std::vector<float> w = gaussian_layer_weights(l);
@@ -166,6 +213,11 @@ std::vector<float> decode_weights(const QuantizedLayer& l) {
     return w;
   }
   std::vector<float> w(size_t(l.rows * l.cols));
+  if (l.grid == GridKind::ColumnLut) {
+    decode_column_lut(l, w);
+    add_outliers(l, w);
+    return w;
+  }
   const int64_t levels = int64_t(1) << l.bits;
   for (int64_t k = 0; k < l.cols; ++k) {
     const int64_t g = group_of_column(l, k);
@@ -193,8 +245,11 @@ EncodedLayer encode_layer(const QuantizedLayer& l) {
   if (l.codes.size() != n_codes)
     throw_error(SQ_ERR_INTERNAL, "sq encode: layer has ", l.codes.size(), " codes for ", l.rows, "x", l.cols,
                 " (expected ", n_codes, ")");
+  const bool column_lut = l.grid == GridKind::ColumnLut;
+  // Version 1 readers must refuse layers that use what version 2 added.
+  const bool version2 = column_lut || !l.outliers.empty() || l.grid == GridKind::Gaussian || l.rotation.size > 0;
   EncodedLayer enc;
-  enc.scheme = {{"format", kSqFormatName}, {"version", kSqFormatVersion},
+  enc.scheme = {{"format", kSqFormatName}, {"version", version2 ? 2 : 1},
                 {"rows", l.rows},           {"cols", l.cols},
                 {"bits", l.bits},           {"group_size", l.group_size},
                 {"n_groups", l.n_groups},   {"sym", l.sym},
@@ -202,13 +257,21 @@ EncodedLayer encode_layer(const QuantizedLayer& l) {
                 {"transform", l.rotation.size > 0 ? "hadamard" : l.perm.empty() ? "none" : "act-order"},
                 {"method", l.method},       {"objective", l.objective},
                 {"damp_used", l.damp_used}, {"payloads", nlohmann::json::object()}};
-  add_payload(enc, "codes", pack_bitstream(l.codes.data(), n_codes, l.bits));
+  if (column_lut) {
+    if (l.column_bits.size() != size_t(l.cols))
+      throw_error(SQ_ERR_INTERNAL, "sq encode: column-lut layer has ", l.column_bits.size(), " widths for ", l.cols, " columns");
+    add_payload(enc, "codes", pack_bitstream_columns(l.codes.data(), l.rows, l.cols, l.column_bits.data()));
+    add_payload(enc, "column_bits", l.column_bits);
+    add_payload(enc, "column_lut", l.column_lut);
+  } else {
+    add_payload(enc, "codes", pack_bitstream(l.codes.data(), n_codes, l.bits));
+  }
   if (l.grid == GridKind::Gaussian) {
     encode_gaussian_scheme(l, enc.scheme);
     add_payload(enc, "scales", l.scales);
   } else if (l.grid == GridKind::Lut) {
     add_payload(enc, "lut", l.lut);
-  } else {
+  } else if (!column_lut) {
     add_payload(enc, "scales", l.scales);
     add_payload(enc, "zeros", l.zeros);
   }
@@ -229,6 +292,11 @@ EncodedLayer encode_layer(const QuantizedLayer& l) {
       add_payload(enc, "fix_val", fix_val);
     }
   }
+  if (version2) {
+    size_t stored = 0;
+    for (const auto& [part, info] : enc.scheme.at("payloads").items()) stored += info.at("raw_bytes").get<size_t>();
+    enc.scheme["effective_bits"] = double(stored) * 8.0 / double(numel);
+  }
   return enc;
 }
 
@@ -246,6 +314,7 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
     l.sym = scheme.at("sym").get<bool>();
     const std::string grid = scheme.at("grid").get<std::string>();
     if (grid == grid_kind_name(GridKind::Lut)) l.grid = GridKind::Lut;
+    else if (grid == grid_kind_name(GridKind::ColumnLut)) l.grid = GridKind::ColumnLut;
     else if (grid == grid_kind_name(GridKind::Affine)) l.grid = GridKind::Affine;
     else if (grid == grid_kind_name(GridKind::Gaussian)) l.grid = GridKind::Gaussian;
     else throw_error(SQ_ERR_UNSUPPORTED, "sq layer '", name, "': grid '", grid, "' is not one this library decodes");
@@ -257,15 +326,33 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
         l.n_groups > (l.grid == GridKind::Gaussian ? l.rotation.cols_padded : l.cols))
       throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': invalid shape or bits in scheme ", scheme.dump());
     const size_t numel = size_t(l.rows * l.cols);
-    const size_t n_codes = code_count(l);
-    const auto packed = fetch_array<uint8_t>(scheme, fetch, "codes", (n_codes * size_t(l.bits) + 7) / 8, name);
-    l.codes = unpack_bitstream(packed.data(), packed.size(), n_codes, l.bits);
     const size_t params = size_t(l.n_groups * l.rows);
+    if (l.grid == GridKind::ColumnLut) {
+      l.column_bits = fetch_array<uint8_t>(scheme, fetch, "column_bits", size_t(l.cols), name);
+      int max_bits = 0;
+      for (size_t k = 0; k < l.column_bits.size(); ++k) {
+        if (l.column_bits[k] < 1 || l.column_bits[k] > 8)
+          throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': column ", k, " has ", int(l.column_bits[k]), " bits; need 1..8");
+        max_bits = std::max(max_bits, int(l.column_bits[k]));
+      }
+      if (max_bits != l.bits)
+        throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': scheme bits ", l.bits, " differ from the widest column's ", max_bits);
+      l.column_lut_offset = column_lut_offsets(l.column_bits);
+      const size_t levels = size_t(l.column_lut_offset.back() + (int64_t(1) << l.column_bits.back()));
+      const auto packed = fetch_array<uint8_t>(
+          scheme, fetch, "codes", bitstream_columns_bytes(l.rows, l.cols, l.column_bits.data()), name);
+      l.codes = unpack_bitstream_columns(packed.data(), packed.size(), l.rows, l.cols, l.column_bits.data());
+      l.column_lut = fetch_array<float>(scheme, fetch, "column_lut", levels, name);
+    } else {
+      const size_t n_codes = code_count(l);
+      const auto packed = fetch_array<uint8_t>(scheme, fetch, "codes", (n_codes * size_t(l.bits) + 7) / 8, name);
+      l.codes = unpack_bitstream(packed.data(), packed.size(), n_codes, l.bits);
+    }
     if (l.grid == GridKind::Gaussian) {
       l.scales = fetch_array<float>(scheme, fetch, "scales", params, name);
     } else if (l.grid == GridKind::Lut) {
       l.lut = fetch_array<float>(scheme, fetch, "lut", params << l.bits, name);
-    } else {
+    } else if (l.grid == GridKind::Affine) {
       l.scales = fetch_array<float>(scheme, fetch, "scales", params, name);
       l.zeros = fetch_array<float>(scheme, fetch, "zeros", params, name);
     }

@@ -7,6 +7,10 @@
 //           Gaussian grids: [rows, cols_padded / grid_dim] codes of the rotated rows
 //   scales, zeros   fp32 [n_groups, rows]      (affine grids; Gaussian grids: scales only)
 //   lut     fp32 [n_groups, rows, 2^bits]      (LUT grids)
+//   column_bits u8 [cols], column_lut fp32 [sum_k 2^column_bits[k]]   (column-lut grids, CLAQ; the codes
+//           stream then gives element (r, k) column_bits[k] bits; table offsets are the running sums)
+//   outlier_row_ptr int64 [rows + 1], outlier_col int32, outlier_val fp32   (full-precision outliers, CSR,
+//           added to the decoded grid value; the scheme's "outliers" holds their count)
 //   g_idx, perm     int32                      (when present)
 //   fix_idx int64, fix_val fp32                (elements where decode() differs from the quantizer's own
 //                                               fp32 result, so the round trip is bit-identical)
@@ -14,11 +18,14 @@
 //   outlier_row_ptr int64 [rows + 1], outlier_col int32 [count], outlier_val fp32 [count]   (CSR, ADDED to
 //   the decoded grid values); rotated layers carry a "rotation" object. The GPTQ writer refuses both.
 // decode: affine w[n,k] = scales[g,n] * (code - zeros[g,n]); LUT w[n,k] = lut[g,n,code]; g = group of k;
-// then w[n,k] += outlier value where the layer stores one.
+// column-lut w[n,k] = column_lut[offset_k + code]; then w[n,k] += the outlier at (n, k), if any.
+// Layers with a column-lut grid or outliers carry "effective_bits": every payload byte (codes, tables,
+// outliers with their indices, permutation) * 8 / (rows * cols), before zstd.
 // Gaussian (HIGGS; scheme keys grid_dim, grid_points, "rotation": {type "hadamard", size, random_signs, seed,
 // cols_padded}): rotated row = scales[g,n] * grid[code] per grid_dim-vector (g = rotated column / group_size),
 // then un-rotated (hadamard_unrotate_rows) and cut to cols (higgs_layer.hpp: gaussian_layer_weights).
-// Bump kSqFormatVersion on any change to this layout.
+// Bump kSqFormatVersion on any change to this layout. Version 2 added Gaussian grids, rotation, column-lut
+// grids and outliers; layers without them are still written as version 1.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -59,5 +66,8 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
 int64_t group_of_column(const QuantizedLayer& layer, int64_t k);
 // The decode formula above, from codes, grid parameters and outliers only.
 std::vector<float> decode_weights(const QuantizedLayer& layer);
+
+// First level of each column's table in column_lut: the running sum of 2^column_bits.
+std::vector<int64_t> column_lut_offsets(const std::vector<uint8_t>& column_bits);
 
 }  // namespace sq

@@ -29,6 +29,12 @@ QuantizeOptions layer_options(const JobOptions& opts, const std::string& prefix 
   q.grid_dim = opts.grid_dim;
   q.random_signs = opts.random_signs;
   q.rotation_seed = opts.rotation_seed;
+  // CLAQ
+  q.target_bits = opts.target_bits;
+  q.outlier_threshold = opts.outlier_threshold;
+  q.reserve_fraction = opts.reserve_fraction;
+  q.reserve_fraction_rest = opts.reserve_fraction_rest;
+  q.reserve_top_columns = opts.reserve_top_columns;
   return q;
 }
 
@@ -36,7 +42,18 @@ QuantizeOptions layer_options(const JobOptions& opts, const std::string& prefix 
 
 QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_t cols, const float* H,
                                const JobOptions& opts, const Logger& log, const std::string& prefix) {
-  return quantize_layer(be, W, rows, cols, H, layer_options(opts, prefix), log);
+  QuantizedLayer q = quantize_layer(be, W, rows, cols, H, layer_options(opts, prefix), log);
+  if (q.grid == GridKind::ColumnLut || !q.outliers.empty()) {
+    double code_bits = q.bits;
+    if (!q.column_bits.empty()) {
+      code_bits = 0;
+      for (uint8_t b : q.column_bits) code_bits += b;
+      code_bits /= double(q.column_bits.size());
+    }
+    log.info(opts.method, " ", rows, " x ", cols, ": average code bits ", code_bits, ", ", q.outliers.col.size(),
+             " full-precision outliers");
+  }
+  return q;
 }
 
 bool needs_calibration(const JobOptions& opts) { return !method_is_data_free(layer_options(opts)); }

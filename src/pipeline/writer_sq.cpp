@@ -51,6 +51,7 @@ OutputStats write_sq(const std::string& out_dir, const WriteRequest& req) {
                        {"sym", o.sym}, {"desc_act", o.act_order},
                        {"effective_bits_per_weight", stats.bits_per_weight()}};
   add_bit_plan(qc, o, false);
+  if (o.target_bits != 0.0) qc["target_bits"] = o.target_bits;  // CLAQ's fractional average ("bits" is the widest)
   write_model_side_files(dir.tmp_path(), req, qc, pass);
   dir.commit();
   return stats;

@@ -5,6 +5,8 @@
 
 #include "quant/chunked_grids.hpp"
 #include "quant/grid_gaussian.hpp"
+#include "quant/claq_columns.hpp"
+#include "quant/grid_column_kmeans.hpp"
 #include "quant/grids.hpp"
 #include "quant/group_schedule.hpp"
 #include "quant/solver_gptq.hpp"
@@ -44,6 +46,47 @@ std::vector<bool> fix_dead_inputs(std::vector<float>& h, int64_t n) {
   return dead;
 }
 
+void zero_dead_columns(std::vector<float>& work, int64_t rows, int64_t cols, const std::vector<bool>& dead) {
+  for (int64_t j = 0; j < cols && !dead.empty(); ++j)
+    if (dead[size_t(j)])
+      for (int64_t r = 0; r < rows; ++r) work[size_t(r * cols + j)] = 0.0f;
+}
+
+void permute_work_columns(Backend& backend, std::vector<float>& work, int64_t rows, int64_t cols,
+                          const std::vector<int32_t>& perm) {
+  if (perm.empty()) return;
+  backend.parallel_for(rows, [&](int64_t b, int64_t e) {
+    std::vector<float> scratch(static_cast<size_t>(cols));
+    permute_columns_inplace(work.data(), cols, b, e, perm, scratch.data());
+  });
+}
+
+// CLAQ: bit widths and reservations are decided per column on the original W, then the GPTQ sweep fits
+// each column's k-means levels on its error-updated values (column_grid.hpp).
+void solve_with_column_grid(Backend& backend, const float* w, std::vector<float>& work, int64_t rows, int64_t cols,
+                            const float* u, const std::vector<bool>& dead, const std::vector<int32_t>& perm,
+                            const QuantizeOptions& opts, uint8_t* codes, QuantizedLayer& out, const Logger& log) {
+  const ClaqColumnPlan plan = plan_claq_columns(w, rows, cols, claq_column_options(opts));
+  std::vector<uint8_t> bits(static_cast<size_t>(cols));
+  std::vector<int32_t> reserve(static_cast<size_t>(cols));
+  for (int64_t i = 0; i < cols; ++i) {
+    const size_t original = size_t(perm.empty() ? i : perm[size_t(i)]);
+    bits[size_t(i)] = plan.bits[original];
+    reserve[size_t(i)] = plan.reserve_per_side[original];
+  }
+  ColumnKMeansGrid grid(rows, std::move(bits), std::move(reserve));
+  zero_dead_columns(work, rows, cols, dead);
+  permute_work_columns(backend, work, rows, cols, perm);
+  // One column is little work (rows x block_size multiply-adds) and the sweep starts one parallel_for per
+  // column, so the row chunks are large: one per thread, and no fewer than 256 rows each.
+  const int64_t threads = std::max(1, backend.threads());
+  const int64_t chunk_rows = std::max<int64_t>(256, (rows + threads - 1) / threads);
+  gptq_sweep_columns(backend, work.data(), rows, cols, u, grid, codes, opts.block_size, chunk_rows);
+  grid.store(out, perm);
+  log.debug("claq ", rows, " x ", cols, ": average code bits ", mean_column_bits(plan.bits), ", ",
+            out.outliers.col.size(), " reserved outliers");
+}
+
 }  // namespace
 
 std::unique_ptr<Grid> make_grid(GridChoice choice, int bits, bool sym, ScaleStorage storage) {
@@ -51,6 +94,9 @@ std::unique_ptr<Grid> make_grid(GridChoice choice, int bits, bool sym, ScaleStor
     case GridChoice::LossAwareAffine: return make_loss_aware_affine_grid(bits, sym, storage);
     case GridChoice::LutKMeans: return make_lut_kmeans_grid(bits);
     case GridChoice::Gaussian: return std::make_unique<HiggsScalarGrid>(1 << bits, storage);  // p = 1 in a sweep
+    case GridChoice::ColumnKMeans:
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "grid 'column-kmeans' is fitted per column inside the sweep (method 'claq'), "
+                  "not a per-row grid");
     case GridChoice::Auto:
     case GridChoice::MinMaxAffine: break;
   }
@@ -100,7 +146,7 @@ QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t 
   require_finite(w, rows, cols, "W");
   if (h) require_finite(h, cols, cols, "H");
   if (plan.solver == SolverKind::QuantEase) return quantease_quantize_layer(backend, w, rows, cols, h, opts, log);
-  const auto grid = make_grid(plan.grid, opts.bits, opts.sym, opts.scale_storage);
+  const bool column_grid = plan.grid == GridChoice::ColumnKMeans;
 
   QuantizedLayer out;
   out.rows = rows;
@@ -108,7 +154,6 @@ QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t 
   out.bits = opts.bits;
   out.group_size = opts.group_size;
   out.sym = opts.sym;
-  out.grid = grid->kind();
   out.method = opts.method;
 
   // Transform: dead inputs, act-order permutation of H; then U = chol(H^-1) in working order.
@@ -136,46 +181,46 @@ QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t 
   const float* imp_work = importance_work.empty() ? nullptr : importance_work.data();
   const float* imp_orig = importance_orig.empty() ? nullptr : importance_orig.data();
 
-  const GroupSchedule schedule = make_group_schedule(cols, opts.group_size, opts.static_groups, perm);
-  out.n_groups = schedule.n_groups;
-  ChunkedGrids grids(*grid, rows, schedule.n_groups, default_chunk_rows(rows, backend.threads()), out);
-
-  // Grids fitted up front see the original column order. Per-channel grids are fitted on W as given
-  // (before dead inputs are zeroed), static groups after: both as in the published GPTQ code.
+  // `work` becomes the dequantized weights, in working (possibly permuted) column order.
   std::vector<float> work(w, w + rows * cols);
-  if (!schedule.fit_during_sweep && schedule.group_size < 0) {
-    backend.parallel_for(grids.n_chunks(), [&](int64_t b, int64_t e) {
-      for (int64_t c = b; c < e; ++c) grids.fit(c, 0, w + grids.chunk_begin(c) * cols, cols, cols, imp_orig);
-    });
-  }
-  const bool zero_dead = plan.solver == SolverKind::Gptq;
-  if (zero_dead)
-    for (int64_t j = 0; j < cols && !dead.empty(); ++j)
-      if (dead[size_t(j)])
-        for (int64_t r = 0; r < rows; ++r) work[size_t(r * cols + j)] = 0.0f;
-  if (!schedule.fit_during_sweep && schedule.group_size > 0) {
-    backend.parallel_for(grids.n_chunks(), [&](int64_t b, int64_t e) {
-      for (int64_t c = b; c < e; ++c)
-        for (int64_t g = 0; g < schedule.n_groups; ++g) {
-          const int64_t c0 = g * schedule.group_size;
-          grids.fit(c, g, work.data() + grids.chunk_begin(c) * cols + c0, cols, std::min(schedule.group_size, cols - c0),
-                    imp_orig ? imp_orig + c0 : nullptr);
-        }
-    });
-  }
-  if (!perm.empty()) {
-    backend.parallel_for(rows, [&](int64_t b, int64_t e) {
-      std::vector<float> scratch(static_cast<size_t>(cols));
-      permute_columns_inplace(work.data(), cols, b, e, perm, scratch.data());
-    });
-  }
-
-  // Solve in working order; `work` becomes the dequantized weights.
   std::vector<uint8_t> codes(size_t(rows * cols));
-  if (plan.solver == SolverKind::Gptq)
-    gptq_sweep(backend, work.data(), rows, cols, u.data(), schedule, grids, imp_work, codes.data(), opts.block_size);
-  else
-    rtn_round(backend, work.data(), rows, cols, schedule, grids, imp_work, codes.data());
+  if (column_grid) {
+    solve_with_column_grid(backend, w, work, rows, cols, u.data(), dead, perm, opts, codes.data(), out, log);
+  } else {
+    const auto grid = make_grid(plan.grid, opts.bits, opts.sym, opts.scale_storage);
+    out.grid = grid->kind();
+    const GroupSchedule schedule = make_group_schedule(cols, opts.group_size, opts.static_groups, perm);
+    out.n_groups = schedule.n_groups;
+    ChunkedGrids grids(*grid, rows, schedule.n_groups, default_chunk_rows(rows, backend.threads()), out);
+
+    // Grids fitted up front see the original column order. Per-channel grids are fitted on W as given
+    // (before dead inputs are zeroed), static groups after: both as in the published GPTQ code.
+    if (!schedule.fit_during_sweep && schedule.group_size < 0) {
+      backend.parallel_for(grids.n_chunks(), [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c) grids.fit(c, 0, w + grids.chunk_begin(c) * cols, cols, cols, imp_orig);
+      });
+    }
+    if (plan.solver == SolverKind::Gptq) zero_dead_columns(work, rows, cols, dead);
+    if (!schedule.fit_during_sweep && schedule.group_size > 0) {
+      backend.parallel_for(grids.n_chunks(), [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c)
+          for (int64_t g = 0; g < schedule.n_groups; ++g) {
+            const int64_t c0 = g * schedule.group_size;
+            grids.fit(c, g, work.data() + grids.chunk_begin(c) * cols + c0, cols, std::min(schedule.group_size, cols - c0),
+                      imp_orig ? imp_orig + c0 : nullptr);
+          }
+      });
+    }
+    permute_work_columns(backend, work, rows, cols, perm);
+
+    // Solve in working order; `work` becomes the dequantized weights.
+    if (plan.solver == SolverKind::Gptq)
+      gptq_sweep(backend, work.data(), rows, cols, u.data(), schedule, grids, imp_work, codes.data(), opts.block_size);
+    else
+      rtn_round(backend, work.data(), rows, cols, schedule, grids, imp_work, codes.data());
+
+    out.g_idx = group_index_by_original_column(schedule, perm);
+  }
 
   // Back to the original column order.
   if (perm.empty()) {
@@ -192,7 +237,6 @@ QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t 
         }
     });
   }
-  out.g_idx = group_index_by_original_column(schedule, perm);
   out.perm = std::move(perm);
   if (opts.compute_objective) out.objective = layer_objective(backend, w, out.dequant.data(), rows, cols, h);
   log.debug("quantized ", rows, " x ", cols, " with ", opts.method, " (", opts.bits, "-bit, group ", opts.group_size,

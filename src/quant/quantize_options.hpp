@@ -4,13 +4,15 @@
 #include <cstdint>
 #include <string>
 
+#include "quant/claq_columns.hpp"
 #include "quant/column_importance.hpp"
 #include "quant/scale_storage.hpp"
 
 namespace sq {
 
 enum class SolverKind { None /* RTN */, Gptq, QuantEase /* coordinate descent, solver_quantease.hpp */ };
-enum class GridChoice { Auto /* the preset's */, MinMaxAffine, LossAwareAffine, LutKMeans, Gaussian /* HIGGS */ };
+enum class GridChoice { Auto /* the preset's */, MinMaxAffine, LossAwareAffine, LutKMeans, Gaussian /* HIGGS */,
+                        ColumnKMeans /* CLAQ */ };
 // What is applied to the layer's input dimension before the grid and solver see it.
 enum class TransformKind { None, Hadamard /* HIGGS: block Hadamard rotation of W's rows and of H */ };
 
@@ -44,6 +46,12 @@ struct QuantizeOptions {
   double outlier_fraction = 0.0;  // 0 = no outliers; else the fraction of weights (or columns) kept in fp32
   std::string outlier_structure = "unstructured";  // "unstructured" (top-k entries) or "columns" (whole columns)
   int64_t relax_sweeps = 25;      // sweeps 1, 4, 7, ... <= relax_sweeps skip rounding (0 = never)
+  // CLAQ (method "claq"): per-column k-means grid in the GPTQ sweep, adaptive precision, outlier reservation.
+  double target_bits = 0.0;             // average code bits in [2, 4] ("bits" 2.12); 0 = the integer `bits`
+  double outlier_threshold = 13.0;      // |w| >= threshold * mean|W| is an outlier (adaptive precision ranking)
+  double reserve_fraction = -1.0;       // per side, top-ranked columns; -1 = 0.014 for a fractional target, else 0
+  double reserve_fraction_rest = -1.0;  // per side, other columns; -1 = 0.004 for a fractional target, else 0
+  double reserve_top_columns = 0.10;    // fraction of columns (by outlier ratio) that get reserve_fraction
 };
 
 // What a validated set of options resolves to.
@@ -65,6 +73,8 @@ bool method_is_data_free(const QuantizeOptions& opts);
 
 // The Gaussian grid side of the HIGGS presets: the HIGGS group size (-1 resolved to hadamard_size).
 int64_t higgs_group_size(const QuantizeOptions& opts);
+// CLAQ's per-column settings with the automatic defaults resolved (method "claq" only).
+ClaqColumnOptions claq_column_options(const QuantizeOptions& opts);
 
 // Set one option from its string form (the C ABI's key/value setter); unknown keys and malformed
 // values are SQ_ERR_INVALID_ARGUMENT naming the key.

@@ -6,6 +6,7 @@
 
 #include "backend/backend.hpp"
 #include "quant/chunked_grids.hpp"
+#include "quant/column_grid.hpp"
 #include "quant/group_schedule.hpp"
 #include "util/log.hpp"
 
@@ -27,5 +28,10 @@ DampedInverse damped_inverse_cholesky(Backend& backend, const float* h, int64_t 
 // group_size). importance (working order, nullable) is passed to each group fit. codes: rows x cols.
 void gptq_sweep(Backend& backend, float* w, int64_t rows, int64_t cols, const float* u, const GroupSchedule& schedule,
                 ChunkedGrids& grids, const float* importance, uint8_t* codes, int64_t block_size);
+
+// The same sweep with a grid per column (column_grid.hpp): column i is fitted across all rows, after every
+// earlier column's error has reached it, and then rounded by row chunks of chunk_rows rows in parallel.
+void gptq_sweep_columns(Backend& backend, float* w, int64_t rows, int64_t cols, const float* u, ColumnGrid& grid,
+                        uint8_t* codes, int64_t block_size, int64_t chunk_rows);
 
 }  // namespace sq
