@@ -197,7 +197,13 @@ void Job::quantize_block(int64_t block) {
         throw_error(SQ_ERR_FORMAT, "tensor '", prefix, ".weight' has ", weight.size(), " elements, not a multiple of ",
                     cols, " input features");
       const int64_t rows = int64_t(weight.size()) / cols;
-      QuantizedLayer q = quantize_linear(be_, weight.data(), rows, cols, acc->matrix().data(), opts_, log_);
+      QuantizedLayer q;
+      try {
+        q = quantize_linear(be_, weight.data(), rows, cols, acc->matrix().data(), opts_, log_);
+      } catch (const Error& e) {
+        // The quantizer sees bare matrices; name the tensor so a NaN weight or a singular Hessian can be found.
+        throw Error(e.code(), cat("tensor '", prefix, ".weight': ", e.what()));
+      }
       if (q.dequant.size() != weight.size())
         throw_error(SQ_ERR_INTERNAL, "quantizer returned ", q.dequant.size(), " weights for '", prefix, "' (", rows,
                     "x", cols, ")");
