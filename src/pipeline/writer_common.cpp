@@ -64,8 +64,9 @@ void write_model_side_files(const std::string& dir, const WriteRequest& req, con
   write_file_atomic(dir + "/config.json", config.dump(2) + "\n");
   if (!req.model.tokenizer_json.empty()) write_file_atomic(dir + "/tokenizer.json", req.model.tokenizer_json);
   for (const auto& side : req.model.side_files) {
-    fs::path from(side);
-    if (from.is_relative() && !req.model.dir.empty()) from = fs::path(req.model.dir) / from;
+    // side_files already hold the model directory (model_files.cpp joins them): prefixing it again broke
+    // every relative model path ("m" -> "m/m/tokenizer_config.json").
+    const fs::path from(side);
     const std::string name = from.filename().string();
     if (name == "config.json" || name == "tokenizer.json" || name == "quantize_config.json") continue;
     write_file_atomic(dir + "/" + name, read_file(from.string()));

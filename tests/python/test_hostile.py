@@ -20,7 +20,7 @@ np = pytest.importorskip("numpy")
 st_numpy = pytest.importorskip("safetensors.numpy")
 
 MAKE_TINY = SOURCE_DIR / "tools" / "make_tiny_model.py"
-SQ = {"INVALID_ARGUMENT": 1, "IO": 2, "FORMAT": 3, "UNSUPPORTED": 4, "NUMERIC": 6, "NOT_FOUND": 8}
+SQ = {"INVALID_ARGUMENT": 1, "IO": 2, "FORMAT": 3, "UNSUPPORTED": 4, "NUMERIC": 6, "NOT_FOUND": 8, "STATE": 10}
 
 
 class Api:
@@ -40,6 +40,8 @@ class Api:
                            "sq_job_create": [ctypes.POINTER(P), P],
                            "sq_job_set_option": [P, ctypes.c_char_p, ctypes.c_char_p],
                            "sq_job_set_calibration_file": [P, ctypes.c_char_p],
+                           "sq_job_set_checkpoint_dir": [P, ctypes.c_char_p, ctypes.c_int32],
+                           "sq_job_step": [P, ctypes.POINTER(ctypes.c_int32)],
                            "sq_job_run": [P], "sq_job_write": [P, ctypes.c_char_p, ctypes.c_char_p]}.items():
             getattr(lib, name).restype = P
             getattr(lib, name).argtypes = args
@@ -55,8 +57,9 @@ class Api:
         self.lib.sq_error_free(err)
         return result
 
-    def quantize(self, model, calib, out, fmt="gptq", **options):
-        """Open, configure, run and write; the first error as (code, message), or None."""
+    def quantize(self, model, calib, out, fmt="gptq", checkpoint=None, resume=False, steps=None, **options):
+        """Open, configure, run and write; the first error as (code, message), or None. With `steps`, only that
+        many blocks are run (into `checkpoint`) and nothing is written, as if the process had died."""
         lib, P = self.lib, ctypes.c_void_p
         ctx, mdl, job = P(), P(), P()
         try:
@@ -72,8 +75,21 @@ class Api:
                 err = self._take(lib.sq_job_set_option(job, k.encode(), str(v).encode()))
                 if err:
                     return err
-            for call in (lambda: lib.sq_job_set_calibration_file(job, str(calib).encode()),
-                         lambda: lib.sq_job_run(job), lambda: lib.sq_job_write(job, str(out).encode(), fmt.encode())):
+            err = self._take(lib.sq_job_set_calibration_file(job, str(calib).encode()))
+            if err:
+                return err
+            if checkpoint is not None:
+                err = self._take(lib.sq_job_set_checkpoint_dir(job, str(checkpoint).encode(), int(resume)))
+                if err:
+                    return err
+            if steps is not None:
+                done = ctypes.c_int32(0)
+                for _ in range(steps):
+                    err = self._take(lib.sq_job_step(job, ctypes.byref(done)))
+                    if err:
+                        return err
+                return None
+            for call in (lambda: lib.sq_job_run(job), lambda: lib.sq_job_write(job, str(out).encode(), fmt.encode())):
                 err = self._take(call())
                 if err:
                     return err
@@ -194,6 +210,34 @@ def test_missing_tensor(api, base, tmp_path):
     result = api.quantize(model, base[1], out)
     expect(result, result[0] == SQ["FORMAT"] and "FORMAT" or "NOT_FOUND", name)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("change", ["method", "bits", "group_size", "model values", "calibration"])
+def test_checkpoint_of_another_job_is_refused(api, base, tmp_path, change):
+    """A checkpoint records a fingerprint of the model (config, tensor layout and sampled weight bytes), the
+    options and the calibration tokens; resuming with anything different is SQ_ERR_STATE."""
+    model, calib = base
+    ckpt = tmp_path / "ckpt"
+    assert api.quantize(model, calib, None, checkpoint=ckpt, steps=1) is None
+    assert (ckpt / "state.json").exists()
+    other_model, other_calib, options = model, calib, {}
+    if change == "method":
+        options["method"] = "rtn"
+    elif change == "bits":
+        options["bits"] = "3"
+    elif change == "group_size":
+        options["group_size"] = "16"
+    elif change == "model values":  # same architecture and shapes, other weights
+        other_model = copy_model(base, tmp_path / "other")
+        edit_tensors(other_model, lambda t: t.__setitem__("model.norm.weight", t["model.norm.weight"] * 1.5))
+    else:
+        other_calib = tmp_path / "other.npy"
+        np.save(other_calib, np.load(calib)[::-1].copy())
+    out = tmp_path / "out"
+    expect(api.quantize(other_model, other_calib, out, checkpoint=ckpt, resume=True, **options), "STATE",
+           str(ckpt), "fingerprint")
+    assert not out.exists()
+    assert api.quantize(model, calib, out, checkpoint=ckpt, resume=True) is None, "the matching job still resumes"
 
 
 def test_unknown_option_is_named(api, base, tmp_path):
