@@ -12,12 +12,4 @@ if(SQ_SANITIZE)
   # GCC 12 reports false "maybe-uninitialized" warnings inside libstdc++ (std::function, <regex>) when
   # sanitizer instrumentation changes inlining; they are not in our code and would fail -Werror.
   add_compile_options($<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
-  # clang links its sanitizer runtimes into executables only, so libstreamquant.so (linked with --no-undefined)
-  # needs the shared runtime; executables then find it through the build rpath.
-  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
-    add_link_options(-shared-libsan)
-    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-runtime-dir OUTPUT_VARIABLE SQ_CLANG_RUNTIME_DIR
-                    OUTPUT_STRIP_TRAILING_WHITESPACE)
-    list(APPEND CMAKE_BUILD_RPATH ${SQ_CLANG_RUNTIME_DIR})
-  endif()
 endif()

@@ -19,18 +19,27 @@
 
 namespace sqfuzz {
 
-// A directory private to this process, created on first use and removed at exit.
-inline const std::string& scratch_dir() {
-  static const std::string dir = [] {
+// A directory private to this process, created on first use and removed when the process exits.
+class ScratchDir {
+ public:
+  ScratchDir() {
     std::string tmpl = (std::filesystem::temp_directory_path() / "sq_fuzz_XXXXXX").string();
     if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-    std::atexit([] {
-      std::error_code ec;
-      std::filesystem::remove_all(scratch_dir(), ec);
-    });
-    return tmpl;
-  }();
-  return dir;
+    path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+inline const std::string& scratch_dir() {
+  static const ScratchDir dir;
+  return dir.path();
 }
 
 inline std::string scratch_path(const std::string& name) { return scratch_dir() + "/" + name; }
