@@ -6,9 +6,7 @@ import ctypes
 import json
 import os
 import pathlib
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 
@@ -263,46 +261,80 @@ def read_only_dir(tmp_path):
     d = tmp_path / "ro"
     d.mkdir()
     d.chmod(0o555)
-    candidates = [d, SOURCE_DIR.parent / "shared" / "data", pathlib.Path("/proc/self")]
-    for c in candidates:
-        probe = c / "sq_probe_dir"
-        try:
-            probe.mkdir()
-        except OSError:
-            return c
-        probe.rmdir()
+    probe = d / "sq_probe_dir"
+    try:
+        probe.mkdir()
+    except OSError:
+        return d
+    probe.rmdir()
     return None
+
+
+# Runs one quantize job in a child process (optionally with a file-size limit) and prints the result and what
+# is left in the output's parent directory: the parent may be a mount that only the child can see.
+CHILD = """
+import os, pathlib, resource, signal, sys
+sys.path.insert(0, sys.argv[1])
+from test_hostile import Api
+limit = int(sys.argv[6])
+if limit:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write then fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+r = Api(sys.argv[2]).quantize(sys.argv[3], sys.argv[4], sys.argv[5])
+print("RESULT", "OK" if r is None else f"{r[0]}|{r[1]}")
+print("LEFT", sorted(os.listdir(pathlib.Path(sys.argv[5]).parent)))
+"""
+
+
+def quantize_in_child(base, out, fsize_limit=0, mount_opts=None):
+    """(code, message, entries left beside `out`); with mount_opts, out's parent is a private tmpfs mounted
+    with those options (needs `unshare`: skips when the namespace or the mount is not permitted)."""
+    cmd = [sys.executable, "-c", CHILD, str(pathlib.Path(__file__).parent), str(LIB), str(base[0]), str(base[1]),
+           str(out), str(fsize_limit)]
+    if mount_opts:
+        if shutil.which("unshare") is None:
+            pytest.skip("unshare is not installed")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+               f'mount -t tmpfs -o {mount_opts} tmpfs "$0" && exec "$@"', str(out.parent), *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if mount_opts and proc.returncode != 0 and "RESULT" not in proc.stdout:
+        pytest.skip(f"cannot mount a private tmpfs here: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 0, proc.stderr
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line.startswith(("RESULT", "LEFT")))
+    assert lines["RESULT"] != "OK", "the job should have failed"
+    code, message = lines["RESULT"].split("|", 1)
+    return int(code), message, eval(lines["LEFT"])  # a list literal printed by the child
 
 
 def test_read_only_output_directory(api, base, tmp_path):
     parent = read_only_dir(tmp_path)
-    if parent is None:
-        pytest.skip("no read-only directory is available to this user")
-    out = parent / "out"
-    expect(api.quantize(base[0], base[1], out), "IO", str(parent))
-    assert not out.exists()
-
-
-CHILD = """
-import resource, signal, sys
-sys.path.insert(0, sys.argv[1])
-from test_hostile import Api
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # an oversized write then fails with EFBIG instead of killing us
-resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[6]), int(sys.argv[6])))
-r = Api(sys.argv[2]).quantize(sys.argv[3], sys.argv[4], sys.argv[5])
-print("OK" if r is None else f"{r[0]}|{r[1]}")
-"""
+    if parent is not None:  # not root: a mode-0555 directory is enough
+        out = parent / "out"
+        expect(api.quantize(base[0], base[1], out), "IO", str(parent))
+        assert not out.exists()
+        return
+    out = tmp_path / "ro" / "out"
+    code, message, left = quantize_in_child(base, out, mount_opts="ro,size=1m")
+    assert code == SQ["IO"], message
+    assert str(out) in message and "Read-only" in message, message
+    assert left == []
 
 
 def test_disk_full_leaves_no_output(api, base, tmp_path):
+    """RLIMIT_FSIZE: a write fails with EFBIG part-way through the output."""
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(pathlib.Path(__file__).parent), str(LIB), str(base[0]),
-                           str(base[1]), str(out), str(16 * 1024)], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    line = proc.stdout.strip().splitlines()[-1]
-    assert line != "OK", "the write should not fit in 16 KiB"
-    code, message = line.split("|", 1)
-    assert int(code) == SQ["IO"], message
+    code, message, left = quantize_in_child(base, out, fsize_limit=16 * 1024)
+    assert code == SQ["IO"], message
     assert str(tmp_path) in message
     assert not out.exists()
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("out")] == [], "no temporary output left behind"
+    assert [n for n in left if n.startswith("out")] == [], "no temporary output left behind"
+
+
+def test_full_file_system_leaves_no_output(api, base, tmp_path):
+    """A 64 KiB tmpfs: a write fails with ENOSPC part-way through the output."""
+    out = tmp_path / "small" / "out"
+    code, message, left = quantize_in_child(base, out, mount_opts="size=64k")
+    assert code == SQ["IO"], message
+    assert str(out) in message, message
+    assert left == [], "no temporary output left behind"
