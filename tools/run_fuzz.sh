@@ -25,7 +25,8 @@ for t in "${targets[@]}"; do
   # one of ~10^5 inputs would dominate the run time and is covered by the unit tests under LeakSanitizer.
   ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=70000 \
-      -print_final_stats=1 -artifact_prefix="$artifacts/$t-" "$work" "$src/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
+      -print_final_stats=1 -dict="$src/fuzz/json.dict" -artifact_prefix="$artifacts/$t-" "$work" "$src/fuzz/corpus/$t" \
+      >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   added=$(find "$work" -type f | wc -l)
   crashes=$(find "$artifacts" -maxdepth 1 -name "$t-*" -type f | wc -l)
