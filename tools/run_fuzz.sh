@@ -20,6 +20,7 @@ for t in "${targets[@]}"; do
   bin="$build/bin/fuzz_$t"
   [ -x "$bin" ] || { echo "missing $bin (build --target sq_fuzz_all)" >&2; exit 2; }
   work=$(mktemp -d); log="$artifacts/$t.log"
+  touch "$work/.started"  # reproducers newer than this belong to this run
   rc=0
   # detect_leaks=0: a parser that throws mid-way releases everything through RAII; leak checking of every
   # one of ~10^5 inputs would dominate the run time and is covered by the unit tests under LeakSanitizer.
@@ -28,8 +29,8 @@ for t in "${targets[@]}"; do
       -print_final_stats=1 -dict="$src/fuzz/json.dict" -artifact_prefix="$artifacts/$t-" "$work" "$src/fuzz/corpus/$t" \
       >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  added=$(find "$work" -type f | wc -l)
-  crashes=$(find "$artifacts" -maxdepth 1 -name "$t-*" -type f | wc -l)
+  added=$(find "$work" -type f ! -name .started | wc -l)
+  crashes=$(find "$artifacts" -maxdepth 1 -name "$t-*" -type f -newer "$work/.started" | wc -l)
   rm -rf "$work"
   printf '%s\t%s\t%s\t%s\t%s\n' "$t" "$seconds" "${execs:-?}" "$added" "$crashes" >> "$summary"
   if [ "$rc" -ne 0 ]; then
