@@ -34,6 +34,24 @@ SQ_API sq_error *sq_model_logits(sq_model *model, const int32_t *tokens, size_t 
 SQ_API sq_error *sq_model_perplexity(sq_model *model, const int32_t *tokens, size_t n, size_t seq_len,
                                      size_t max_tokens, double *ppl_out, size_t *tokens_scored_out);
 
+/**
+ * Per-layer sensitivity for dynamic bit allocation (the HIGGS linearity theorem: the perplexity increase
+ * of a model whose linear layers carry relative errors t_l is about sum_l alpha_l * t_l). For each linear
+ * layer alone, Gaussian noise E with ||E||^2 = t ||W||^2 (seeded) is added to its weight, the perplexity of
+ * the first min(n, max_tokens) tokens (windows of seq_len, as sq_model_perplexity) is measured, and alpha
+ * is the least-squares slope through the origin of the increase over the `n_levels` noise levels t. With
+ * `antithetic` non-zero each level is measured at W + E and W - E and averaged (cancels the first-order
+ * term; twice the cost). Writes a JSON file to `out_path_utf8` (atomically):
+ *   {model, text, tokens, base_ppl, base_nll, noise_levels, seconds, layers: [{name, numel, rows, cols,
+ *    alpha, alpha_nll, dppl, dnll}]}
+ * `text_label_utf8` (may be NULL) is recorded as "text". Progress is logged at INFO level. The forward pass
+ * runs on host memory (a CUDA context uses a CPU backend with its thread count).
+ */
+SQ_API sq_error *sq_model_calibrate_sensitivity(sq_model *model, const int32_t *tokens, size_t n, size_t seq_len,
+                                                size_t max_tokens, const double *noise_levels, size_t n_levels,
+                                                uint64_t seed, int32_t antithetic, const char *text_label_utf8,
+                                                const char *out_path_utf8);
+
 #ifdef __cplusplus
 }
 #endif

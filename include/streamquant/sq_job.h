@@ -4,9 +4,11 @@
  * A job quantizes an opened model one transformer block at a time:
  *   sq_job_create -> sq_job_set_option (...) -> calibration -> sq_job_run (or sq_job_step in a loop)
  *   -> sq_job_write (any number of times, any format) -> sq_job_free.
+ * Data-free methods (rtn without act_order, higgs) need no calibration: any that is set is ignored, and
+ * the job runs no forward pass (each linear weight is loaded, quantized and dropped in turn).
  * Options (keys and values are strings; unknown keys or bad values are SQ_ERR_INVALID_ARGUMENT):
- *   method            rtn | gptq | leanquant | leanquant-affine   (default gptq)
- *   bits              2 | 3 | 4 | 8                               (default 4)
+ *   method            rtn | gptq | leanquant | leanquant-affine | higgs | higgs-gptq   (default gptq)
+ *   bits              2 | 3 | 4 | 8   (higgs: 2 | 3 | 4, or 8 with grid_dim 1)         (default 4)
  *   group_size        -1 (per-channel) or a multiple of 8         (default 128)
  *   sym, act_order    true | false                                (default false)
  *   damp              relative Hessian damping                    (default 0.01)
@@ -14,8 +16,20 @@
  *   nsamples, seqlen  calibration samples cut from a token stream (default 128, 2048)
  *   seed              sampling seed                               (default 0)
  *   activation_dtype  fp32 | fp16 | bf16: how activations are held between blocks (default fp32)
+ *   hadamard_size     HIGGS rotation block, a power of two; group_size must divide it, -1 = one scale
+ *                     per block (default 512)
+ *   grid_dim          HIGGS Gaussian grid dimension: 0 = the method's (higgs 2, higgs-gptq 1), 1 or 2
+ *   random_signs      HIGGS randomized Hadamard (signs from rotation_seed) (default false)
+ *   rotation_seed     seed of those signs, stored with each layer (default 0)
  *   checkpoint_dir    directory for the resume checkpoint (default: none, a private temporary one)
  *   resume            true: continue from checkpoint_dir when it matches this job (default false)
+ *   target_bpw        dynamic bit allocation: average bits per weight over the linear layers, scale and
+ *                     zero overhead included (bits + (16 + bits) / group_size); 0 = off (default). Each layer
+ *                     gets 2, 3, 4 or 8 bits, minimizing sum alpha_l * t_l (HIGGS linearity theorem) with
+ *                     t_l the layer's measured RTN relative MSE. Needs sensitivity_file.
+ *   sensitivity_file  JSON of per-layer alphas (sq_model_calibrate_sensitivity / calibrate-sensitivity)
+ *   bit_plan_file     explicit per-layer bits instead: JSON {"layer prefix": bits, ...}; layers not named
+ *                     keep "bits". Outputs record the plan in quantization_config "per_layer".
  * Options and calibration are frozen by the first sq_job_step / sq_job_run.
  */
 #ifndef STREAMQUANT_SQ_JOB_H
@@ -37,7 +51,8 @@ typedef int32_t (*sq_progress_fn)(int64_t blocks_done, int64_t block_count, doub
 
 /** Receives the packed tensors of each quantized layer as soon as its block is done (GPTQ layout for
  *  affine grids: qweight, qzeros, scales, g_idx; LUT layout for lookup-table grids: qweight,
- *  lookup_table). `data` is valid only during the call. */
+ *  lookup_table). Layers with no such layout (HIGGS's Gaussian grids) fail the step with
+ *  SQ_ERR_UNSUPPORTED. `data` is valid only during the call. */
 typedef void (*sq_tensor_sink_fn)(const char *name, int32_t dtype, int32_t ndim, const int64_t *dims,
                                   const void *data, size_t nbytes, void *user_data);
 
@@ -53,7 +68,8 @@ SQ_API sq_error *sq_job_set_calibration_tokens(sq_job *job, const int32_t *token
 
 /** Calibration from a file: a token file (.npy int32/int64, or raw little-endian uint32 with extension
  *  .bin/.tokens) or UTF-8 text tokenized with the model's tokenizer; nsamples x seqlen windows are then
- *  cut at seeded random offsets. */
+ *  cut at seeded random offsets. The file must be readable now (else SQ_ERR_IO); it is read and tokenized
+ *  when the job starts, and not at all for data-free methods. */
 SQ_API sq_error *sq_job_set_calibration_file(sq_job *job, const char *path_utf8);
 
 SQ_API sq_error *sq_job_set_progress(sq_job *job, sq_progress_fn fn, void *user_data);
@@ -73,6 +89,12 @@ SQ_API sq_error *sq_job_progress(const sq_job *job, int64_t *done_out, int64_t *
  *  Atomic: the directory is complete when this returns NULL and absent otherwise; an existing
  *  non-empty directory is refused. */
 SQ_API sq_error *sq_job_write(sq_job *job, const char *out_dir_utf8, const char *format);
+
+/** What the last sq_job_write stored for the quantized layers: the weights they replace, every byte written
+ *  for them (codes, scales, zeros, tables, indices, outliers, schemes) and 8 * bytes / weights, the effective
+ *  bits per weight (any pointer may be NULL). SQ_ERR_STATE before a successful sq_job_write. */
+SQ_API sq_error *sq_job_output_stats(const sq_job *job, int64_t *quantized_weights_out, int64_t *quantized_bytes_out,
+                                     double *bits_per_weight_out);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,5 @@
 #include "sq_layer.h"
 #include "sq_eval.h"
 #include "sq_job.h"
-#include "sq_reader.h"
 
 #endif /* STREAMQUANT_STREAMQUANT_H */

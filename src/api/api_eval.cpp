@@ -6,6 +6,8 @@
 #include "api/api_internal.hpp"
 #include "api/api_model.hpp"
 #include "model/forward.hpp"
+#include "pipeline/sensitivity.hpp"
+#include "util/atomic_output.hpp"
 #include "streamquant/sq_eval.h"
 
 using sq::api::guard;
@@ -97,6 +99,38 @@ SQ_API sq_error* sq_model_perplexity(sq_model* model, const int32_t* tokens, siz
         sq::model_perplexity(EvalBackend(model, fn).get(), *model->files.weights, cfg, tokens, n, opt);
     *ppl_out = r.perplexity;
     if (tokens_scored_out != nullptr) *tokens_scored_out = size_t(r.tokens_scored);
+  });
+}
+
+SQ_API sq_error* sq_model_calibrate_sensitivity(sq_model* model, const int32_t* tokens, size_t n, size_t seq_len,
+                                                size_t max_tokens, const double* noise_levels, size_t n_levels,
+                                                uint64_t seed, int32_t antithetic, const char* text_label_utf8,
+                                                const char* out_path_utf8) {
+  return guard([&] {
+    const char* fn = "sq_model_calibrate_sensitivity";
+    require_arg(model, fn, "model");
+    require_arg(out_path_utf8, fn, "out_path_utf8");
+    require_tokens(tokens, n, fn);
+    if (n_levels == 0) sq::throw_error(SQ_ERR_INVALID_ARGUMENT, fn, ": argument 'n_levels' must be positive");
+    require_arg(noise_levels, fn, "noise_levels");
+    if (seq_len < 2 || seq_len > size_t(std::numeric_limits<int32_t>::max()))
+      sq::throw_error(SQ_ERR_INVALID_ARGUMENT, fn, ": argument 'seq_len' must be at least 2, got ", seq_len);
+    const sq::ModelConfig& cfg = require_config(model, fn);
+    sq::SensitivityOptions opt;
+    opt.seq_len = int64_t(seq_len);
+    opt.max_tokens = max_tokens;
+    opt.noise_levels.assign(noise_levels, noise_levels + n_levels);
+    opt.seed = seed;
+    opt.antithetic = antithetic != 0;
+    const sq::Logger& log = model->ctx ? model->ctx->log : sq::null_logger();
+    const auto progress = [&](int64_t done, int64_t total) {
+      if (done % 10 == 0 || done == total) log.info("sensitivity: ", done, "/", total, " layers");
+      return 0;
+    };
+    const sq::SensitivityResult r = sq::measure_sensitivity(EvalBackend(model, fn).get(), *model->files.weights, cfg,
+                                                            tokens, n, opt, progress);
+    const std::string label = text_label_utf8 ? text_label_utf8 : "";
+    sq::write_file_atomic(out_path_utf8, sq::sensitivity_to_json(r, model->files.path, label).dump(1) + "\n");
   });
 }
 

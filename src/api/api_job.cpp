@@ -1,6 +1,8 @@
 // extern "C" shims for the quantization job (include/streamquant/sq_job.h).
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/api_internal.hpp"
@@ -17,6 +19,7 @@ struct sq_job {
   std::unique_ptr<sq::Job> job;
   sq_tensor_sink_fn sink = nullptr;
   void* sink_user = nullptr;
+  std::optional<sq::OutputStats> written;  // stats of the last successful sq_job_write
 };
 
 namespace {
@@ -93,8 +96,14 @@ SQ_API sq_error* sq_job_set_calibration_file(sq_job* job, const char* path_utf8)
     require_arg(job, "sq_job_set_calibration_file", "job");
     require_arg(path_utf8, "sq_job_set_calibration_file", "path_utf8");
     const std::string path = path_utf8;
-    auto stream = looks_like_token_file(path) ? sq::read_token_file(path) : tokenize_text_file(*job, path);
-    job->job->set_calibration_stream(std::move(stream), "file '" + path + "'");
+    // Fail now on a file that cannot be read; read and tokenize it only when the job starts, and only if
+    // its method needs calibration (data-free methods never do).
+    if (!std::ifstream(path, std::ios::binary))
+      sq::throw_error(SQ_ERR_IO, "calibration file '", path, "': cannot open for reading");
+    sq_job* raw = job;
+    job->job->set_calibration_loader(
+        [raw, path] { return looks_like_token_file(path) ? sq::read_token_file(path) : tokenize_text_file(*raw, path); },
+        "file '" + path + "'");
   });
 }
 
@@ -157,7 +166,18 @@ SQ_API sq_error* sq_job_write(sq_job* job, const char* out_dir_utf8, const char*
       sq::throw_error(SQ_ERR_STATE, "sq_job_write: the job has done ", job->job->blocks_done(), " of ",
                       job->job->num_blocks(), " blocks; run it to the end first");
     const sq::WriteRequest req{job->job->model(), job->job->options(), job->job->spool_files()};
-    sq::write_output(out_dir_utf8, format, req);
+    job->written = sq::write_output(out_dir_utf8, format, req);
+  });
+}
+
+SQ_API sq_error* sq_job_output_stats(const sq_job* job, int64_t* quantized_weights_out, int64_t* quantized_bytes_out,
+                                     double* bits_per_weight_out) {
+  return guard([&] {
+    require_arg(job, "sq_job_output_stats", "job");
+    if (!job->written) sq::throw_error(SQ_ERR_STATE, "sq_job_output_stats: nothing written yet; call sq_job_write first");
+    if (quantized_weights_out) *quantized_weights_out = job->written->quantized_weights;
+    if (quantized_bytes_out) *quantized_bytes_out = job->written->quantized_bytes;
+    if (bits_per_weight_out) *bits_per_weight_out = job->written->bits_per_weight();
   });
 }
 

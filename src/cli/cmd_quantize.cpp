@@ -9,13 +9,46 @@
 namespace {
 
 struct QuantizeArgs {
-  std::string model, out, method = "gptq", calib, format = "gptq", device = "cpu", checkpoint;
+  std::string model, out, method = "gptq", calib, format = "gptq", device = "cpu", checkpoint, sensitivity, bit_plan;
+  double target_bpw = 0.0;
   int bits = 4, threads = 0;
   int64_t group_size = 128, nsamples = 128, seqlen = 2048, seed = 0;
   bool resume = false, act_order = false, sym = false, verbose = false;
+  // HIGGS
+  int64_t hadamard_size = 512, rotation_seed = 0;
+  int grid_dim = 0;
+  bool random_signs = false;
 };
 
 QuantizeArgs args;
+
+// QuantEase options: passed to the job only when given (empty = the library's default).
+struct QuantEaseArgs {
+  std::string sweeps, init, outlier_fraction, outlier_structure, relax_sweeps;
+};
+QuantEaseArgs quantease_args;
+
+void add_quantease_options(CLI::App* cmd) {
+  cmd->add_option("--sweeps", quantease_args.sweeps, "quantease: coordinate-descent sweeps (default 30)");
+  cmd->add_option("--init", quantease_args.init, "quantease: start from w (the weights) or gptq (default w)")
+      ->check(CLI::IsMember({"w", "gptq"}));
+  cmd->add_option("--outlier-fraction", quantease_args.outlier_fraction,
+                  "quantease: fraction of weights (or columns) kept in full precision (default 0; needs --format sq)");
+  cmd->add_option("--outlier-structure", quantease_args.outlier_structure,
+                  "quantease: unstructured (top entries) or columns (whole columns)")
+      ->check(CLI::IsMember({"unstructured", "columns"}));
+  cmd->add_option("--relax-sweeps", quantease_args.relax_sweeps,
+                  "quantease: sweeps 1, 4, 7, ... up to this one skip rounding (default 25; 0 = none)");
+}
+
+template <typename Set>
+void set_quantease_options(const Set& set) {
+  if (!quantease_args.sweeps.empty()) set("sweeps", quantease_args.sweeps);
+  if (!quantease_args.init.empty()) set("init", quantease_args.init);
+  if (!quantease_args.outlier_fraction.empty()) set("outlier_fraction", quantease_args.outlier_fraction);
+  if (!quantease_args.outlier_structure.empty()) set("outlier_structure", quantease_args.outlier_structure);
+  if (!quantease_args.relax_sweeps.empty()) set("relax_sweeps", quantease_args.relax_sweeps);
+}
 
 std::string format_seconds(double s) {
   char buf[32];
@@ -58,29 +91,48 @@ void run_quantize() {
   set("seed", std::to_string(args.seed));
   set("act_order", args.act_order ? "true" : "false");
   set("sym", args.sym ? "true" : "false");
+  if (args.target_bpw > 0) set("target_bpw", std::to_string(args.target_bpw));
+  if (!args.sensitivity.empty()) set("sensitivity_file", args.sensitivity);
+  if (!args.bit_plan.empty()) set("bit_plan_file", args.bit_plan);
+  set("hadamard_size", std::to_string(args.hadamard_size));
+  set("grid_dim", std::to_string(args.grid_dim));
+  set("random_signs", args.random_signs ? "true" : "false");
+  set("rotation_seed", std::to_string(args.rotation_seed));
+  set_quantease_options(set);
   if (args.resume || !args.checkpoint.empty()) {
     // --resume without --checkpoint-dir keeps the checkpoint beside the output, so a rerun finds it.
     const std::string dir = args.checkpoint.empty() ? args.out + ".checkpoint" : args.checkpoint;
     sqcli::check(sq_job_set_checkpoint_dir(job.ptr, dir.c_str(), args.resume ? 1 : 0));
   }
-  if (args.calib.empty())
-    throw sqcli::CliError(SQ_ERR_INVALID_ARGUMENT, "--calib FILE is required (a token file or text)");
-  sqcli::check(sq_job_set_calibration_file(job.ptr, args.calib.c_str()));
+  // Without --calib, methods that need calibration fail at the first step, naming the method; data-free
+  // methods (rtn, higgs) need none.
+  if (!args.calib.empty()) sqcli::check(sq_job_set_calibration_file(job.ptr, args.calib.c_str()));
   sqcli::check(sq_job_set_progress(job.ptr, print_progress, nullptr));
   sqcli::check(sq_job_run(job.ptr));
   sqcli::check(sq_job_write(job.ptr, args.out.c_str(), args.format.c_str()));
+  int64_t weights = 0, bytes = 0;
+  double bpw = 0.0;
+  sqcli::check(sq_job_output_stats(job.ptr, &weights, &bytes, &bpw));
   std::fprintf(stderr, "wrote %s (%s)\n", args.out.c_str(), args.format.c_str());
+  // stdout, one line a script can parse: every stored byte of the quantized layers per weight they replace.
+  std::printf("effective bits per weight: %.4f (%lld bytes for %lld quantized weights)\n", bpw, (long long)bytes,
+              (long long)weights);
 }
 
 void setup_quantize(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("quantize", "Quantize a model, one transformer block at a time");
   cmd->add_option("model", args.model, "Model directory, .safetensors or .gguf file")->required();
   cmd->add_option("-o,--output", args.out, "Output directory (must not exist or be empty)")->required();
-  cmd->add_option("--method", args.method, "rtn | gptq | leanquant | leanquant-affine")
-      ->check(CLI::IsMember({"rtn", "gptq", "leanquant", "leanquant-affine"}));
+  cmd->add_option("--method", args.method, "rtn | gptq | leanquant | leanquant-affine | quantease | higgs | higgs-gptq")
+      ->check(CLI::IsMember({"rtn", "gptq", "leanquant", "leanquant-affine", "quantease", "higgs", "higgs-gptq"}));
   cmd->add_option("--bits", args.bits, "Bits per weight: 2, 3, 4 or 8")->check(CLI::IsMember({2, 3, 4, 8}));
   cmd->add_option("--group-size", args.group_size, "Columns per group; -1 = per-channel");
-  cmd->add_option("--calib", args.calib, "Calibration: token file (.npy, raw uint32 .bin) or UTF-8 text");
+  cmd->add_option("--target-bpw", args.target_bpw,
+                  "Dynamic bit allocation: average bits per weight over the linear layers (with --sensitivity)");
+  cmd->add_option("--sensitivity", args.sensitivity, "Per-layer alphas from calibrate-sensitivity (for --target-bpw)");
+  cmd->add_option("--bit-plan", args.bit_plan, "Explicit per-layer bits: JSON {\"layer prefix\": bits, ...}");
+  cmd->add_option("--calib", args.calib,
+                  "Calibration: token file (.npy, raw uint32 .bin) or UTF-8 text (not needed by rtn and higgs)");
   cmd->add_option("--nsamples", args.nsamples, "Calibration samples");
   cmd->add_option("--seqlen", args.seqlen, "Tokens per calibration sample");
   cmd->add_option("--seed", args.seed, "Calibration sampling seed");
@@ -91,7 +143,13 @@ void setup_quantize(CLI::App& app) {
   cmd->add_flag("--resume", args.resume, "Continue from the checkpoint of an interrupted run");
   cmd->add_flag("--act-order", args.act_order, "Quantize columns in order of decreasing Hessian diagonal");
   cmd->add_flag("--sym", args.sym, "Symmetric grids");
+  cmd->add_option("--hadamard-size", args.hadamard_size, "HIGGS: Hadamard rotation block (power of two)");
+  cmd->add_option("--grid-dim", args.grid_dim, "HIGGS: Gaussian grid dimension 1 or 2 (0 = higgs 2, higgs-gptq 1)")
+      ->check(CLI::IsMember({0, 1, 2}));
+  cmd->add_flag("--random-signs", args.random_signs, "HIGGS: randomized Hadamard rotation (signs from --rotation-seed)");
+  cmd->add_option("--rotation-seed", args.rotation_seed, "HIGGS: seed of the random signs");
   cmd->add_flag("-v,--verbose", args.verbose, "Debug logging");
+  add_quantease_options(cmd);
   cmd->callback(run_quantize);
 }
 

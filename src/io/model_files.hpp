@@ -17,7 +17,7 @@ struct ModelFiles {
   std::unique_ptr<WeightSource> weights;
   std::optional<ModelConfig> config;      // absent for a lone .safetensors without config.json
   std::string tokenizer_json;             // tokenizer.json text (read from dir, or built from GGUF metadata)
-  std::vector<std::string> side_files;    // tokenizer_config.json, generation_config.json, ... to copy to outputs
+  std::vector<std::string> side_files;    // paths (model dir joined) of tokenizer_config.json, ... to copy to outputs
 };
 
 ModelFiles open_model_files(const std::string& path);

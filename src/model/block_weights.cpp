@@ -54,6 +54,27 @@ std::vector<float>& BlockWeights::linear(const std::string& name) {
               "' (expected self_attn.{q,k,v,o}_proj or mlp.{gate,up,down}_proj)");
 }
 
+LinearWeight load_linear_weight(const WeightSource& src, const ModelConfig& cfg, int64_t layer, const std::string& name) {
+  if (layer < 0 || layer >= cfg.num_hidden_layers)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "block index ", layer, " is out of range [0, ", cfg.num_hidden_layers, ")");
+  const int64_t h = cfg.hidden_size, inter = cfg.intermediate_size;
+  const int64_t q_out = cfg.num_attention_heads * cfg.head_dim, kv_out = cfg.num_key_value_heads * cfg.head_dim;
+  std::vector<int64_t> shape;
+  if (name == "self_attn.q_proj") shape = {q_out, h};
+  else if (name == "self_attn.k_proj" || name == "self_attn.v_proj") shape = {kv_out, h};
+  else if (name == "self_attn.o_proj") shape = {h, q_out};
+  else if (name == "mlp.gate_proj" || name == "mlp.up_proj") shape = {inter, h};
+  else if (name == "mlp.down_proj") shape = {h, inter};
+  else
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown linear layer '", name,
+                "' (expected self_attn.{q,k,v,o}_proj or mlp.{gate,up,down}_proj)");
+  LinearWeight w;
+  w.rows = shape[0];
+  w.cols = shape[1];
+  w.data = read_checked(src, cfg.layer_prefix(layer) + name + ".weight", std::move(shape));
+  return w;
+}
+
 BlockWeights load_block_weights(const WeightSource& src, const ModelConfig& cfg, int64_t layer) {
   if (layer < 0 || layer >= cfg.num_hidden_layers)
     throw_error(SQ_ERR_INVALID_ARGUMENT, "block index ", layer, " is out of range [0, ", cfg.num_hidden_layers, ")");

@@ -34,6 +34,13 @@ struct BlockWeights {
 
 BlockWeights load_block_weights(const WeightSource& src, const ModelConfig& cfg, int64_t layer);
 
+// One linear weight of block `layer` (name as in linear_names), shape checked against the config.
+struct LinearWeight {
+  std::vector<float> data;  // [rows, cols] fp32
+  int64_t rows = 0, cols = 0;
+};
+LinearWeight load_linear_weight(const WeightSource& src, const ModelConfig& cfg, int64_t layer, const std::string& name);
+
 // Called with the input of each linear group: x is [tokens, in_features].
 using CaptureFn = std::function<void(LinearGroup group, const float* x, int64_t tokens, int64_t in_features)>;
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/llama_block.hpp"
+#include "pipeline/bit_plan.hpp"
 #include "pipeline/hessian.hpp"
 #include "pipeline/layer_codec.hpp"
 #include "pipeline/quantize_call.hpp"
@@ -78,12 +79,22 @@ void Job::set_calibration_samples(CalibrationSet set) {
   if (started_) throw_error(SQ_ERR_STATE, "calibration data must be set before the job's first step");
   calib_ = std::move(set);
   stream_.clear();
+  stream_loader_ = nullptr;
 }
 
 void Job::set_calibration_stream(std::vector<int32_t> stream, std::string source) {
   if (started_) throw_error(SQ_ERR_STATE, "calibration data must be set before the job's first step");
   stream_ = std::move(stream);
   stream_source_ = std::move(source);
+  stream_loader_ = nullptr;
+  calib_.reset();
+}
+
+void Job::set_calibration_loader(std::function<std::vector<int32_t>()> load, std::string source) {
+  if (started_) throw_error(SQ_ERR_STATE, "calibration data must be set before the job's first step");
+  stream_loader_ = std::move(load);
+  stream_source_ = std::move(source);
+  stream_.clear();
   calib_.reset();
 }
 
@@ -113,17 +124,31 @@ std::string Job::fingerprint() const {
   }
   f.add(opts_.canonical());
   f.add(be_.name());
-  f.add(calib_->tokens.data(), calib_->tokens.size() * sizeof(int32_t));
+  if (calib_) f.add(calib_->tokens.data(), calib_->tokens.size() * sizeof(int32_t));  // none when data-free
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(f.h));
   return hex;
 }
 
-void Job::start() {
+void Job::prepare_calibration() {
   const ModelConfig& cfg = config();
+  if (data_free_) {
+    if (calib_ || !stream_.empty() || stream_loader_)
+      log_.info("method '", opts_.method, "' is data-free: the calibration data is not used");
+    calib_.reset();
+    stream_.clear();
+    stream_loader_ = nullptr;
+    return;
+  }
   if (!calib_) {
+    if (stream_.empty() && stream_loader_) {
+      stream_ = stream_loader_();
+      stream_loader_ = nullptr;
+    }
     if (stream_.empty())
-      throw_error(SQ_ERR_STATE, "the job has no calibration data: set calibration tokens or a calibration file first");
+      throw_error(SQ_ERR_STATE, "method '", opts_.method, "'", opts_.act_order ? " with act_order" : "",
+                  " needs calibration data (its Hessians come from a forward pass): set calibration tokens or a "
+                  "calibration file first; the data-free methods (rtn without act_order, higgs) need none");
     calib_ = sample_calibration(stream_, opts_.nsamples, opts_.seqlen, opts_.seed, cfg.vocab_size, stream_source_);
     stream_.clear();
     stream_.shrink_to_fit();
@@ -131,6 +156,13 @@ void Job::start() {
   if (calib_->seq_len > cfg.max_position_embeddings && cfg.max_position_embeddings > 0)
     log_.warn("calibration sequences of ", calib_->seq_len, " tokens exceed the model's max_position_embeddings ",
               cfg.max_position_embeddings);
+}
+
+void Job::start() {
+  const ModelConfig& cfg = config();
+  validate_layer_options(opts_);  // a bad option combination fails here, before any work
+  data_free_ = !needs_calibration(opts_);
+  prepare_calibration();
 
   if (opts_.checkpoint_dir.empty()) {
     if (opts_.resume) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'resume' needs option 'checkpoint_dir'");
@@ -142,8 +174,11 @@ void Job::start() {
     fs::create_directories(work_dir_, ec);
     if (ec) throw_error(SQ_ERR_IO, "checkpoint directory '", work_dir_, "': ", ec.message());
   }
-  acts_ = std::make_unique<ActivationStore>(calib_->n_samples, calib_->seq_len, cfg.hidden_size,
-                                            opts_.activation_dtype);
+  // Per-layer bits (dynamic allocation or a plan file) are resolved before the fingerprint, which covers them.
+  resolve_bit_plan(opts_, be_, *model_.weights, cfg, log_);
+  if (!data_free_)
+    acts_ = std::make_unique<ActivationStore>(calib_->n_samples, calib_->seq_len, cfg.hidden_size,
+                                              opts_.activation_dtype);
   const std::string fp = fingerprint();
   const std::string state_path = work_dir_ + "/" + kStateFile;
   bool resumed = false;
@@ -163,16 +198,18 @@ void Job::start() {
     for (int64_t i = 0; i < next_block_; ++i)
       if (!fs::exists(spool_block_path(work_dir_, i)))
         throw_error(SQ_ERR_FORMAT, "checkpoint in '", work_dir_, "' lacks '", spool_block_path(work_dir_, i), "'");
-    if (next_block_ < num_blocks()) acts_->load(activations_path(work_dir_, next_block_));
+    if (acts_ && next_block_ < num_blocks()) acts_->load(activations_path(work_dir_, next_block_));
     resumed = true;
     log_.info("resuming from checkpoint '", work_dir_, "' at block ", next_block_, "/", num_blocks());
   }
   if (!resumed) {
     clear_checkpoint(work_dir_);
-    std::vector<float> buf(size_t(acts_->sample_floats()));
-    for (int64_t s = 0; s < calib_->n_samples; ++s) {
-      embed_tokens(*model_.weights, cfg, calib_->sample(s), calib_->seq_len, buf.data());
-      acts_->put(s, buf.data());
+    if (acts_) {
+      std::vector<float> buf(size_t(acts_->sample_floats()));
+      for (int64_t s = 0; s < calib_->n_samples; ++s) {
+        embed_tokens(*model_.weights, cfg, calib_->sample(s), calib_->seq_len, buf.data());
+        acts_->put(s, buf.data());
+      }
     }
     next_block_ = 0;
   }
@@ -182,6 +219,7 @@ void Job::start() {
 }
 
 void Job::quantize_block(int64_t block) {
+  if (data_free_) return quantize_block_data_free(block);
   const ModelConfig& cfg = config();
   const int64_t seq = calib_->seq_len;
   BlockWeights w = load_block_weights(*model_.weights, cfg, block);
@@ -211,7 +249,7 @@ void Job::quantize_block(int64_t block) {
       const int64_t rows = int64_t(weight.size()) / cols;
       QuantizedLayer q;
       try {
-        q = quantize_linear(be_, weight.data(), rows, cols, acc->matrix().data(), opts_, log_);
+        q = quantize_linear(be_, weight.data(), rows, cols, acc->matrix().data(), opts_, log_, prefix);
       } catch (const Error& e) {
         // The quantizer sees bare matrices; name the tensor so a NaN weight or a singular Hessian can be found.
         throw Error(e.code(), cat("tensor '", prefix, ".weight': ", e.what()));
@@ -237,7 +275,7 @@ void Job::quantize_block(int64_t block) {
 
 void Job::save_checkpoint() {
   if (own_work_dir_) return;  // no checkpoint asked for: the spool alone is kept
-  if (next_block_ < num_blocks()) acts_->save(activations_path(work_dir_, next_block_));
+  if (acts_ && next_block_ < num_blocks()) acts_->save(activations_path(work_dir_, next_block_));
   const nlohmann::json state = {{"fingerprint", fingerprint()}, {"next_block", next_block_},
                                 {"num_blocks", num_blocks()}, {"format_version", kSqFormatVersion}};
   write_file_atomic(work_dir_ + "/" + kStateFile, state.dump(2));

@@ -6,8 +6,11 @@
 //   the sink, write the resume checkpoint (atomically), and drop the block.
 // Memory: one block's weights, the activations, one group's Hessian and the quantizer's scratch.
 //
+// Data-free methods (RTN without act-order, HIGGS) skip the calibration and the forward passes: each linear
+// weight is loaded, quantized and encoded on its own (memory: one weight and its quantized form).
+//
 // Resume: the work directory holds block_<i>.safetensors for finished blocks, activations_<i>.bin (the
-// inputs of block i) and state.json {fingerprint, next_block}. state.json is replaced last, so a crash at
+// inputs of block i; absent for data-free methods) and state.json {fingerprint, next_block}. state.json is replaced last, so a crash at
 // any point leaves a consistent checkpoint. A resumed run continues from bit-identical state, so its
 // output equals an uninterrupted run's (same backend and thread count).
 #pragma once
@@ -50,6 +53,9 @@ class Job {
   // Calibration: exact samples, or a token stream cut by sample_calibration(nsamples, seqlen, seed).
   void set_calibration_samples(CalibrationSet set);
   void set_calibration_stream(std::vector<int32_t> stream, std::string source);
+  // A token stream read only when the job starts and only if its method needs calibration (data-free
+  // methods never tokenize it).
+  void set_calibration_loader(std::function<std::vector<int32_t>()> load, std::string source);
   void set_progress(ProgressFn fn) { progress_ = std::move(fn); }
   void set_layer_sink(LayerSinkFn fn) { sink_ = std::move(fn); }
 
@@ -66,7 +72,11 @@ class Job {
 
  private:
   void start();
+  void prepare_calibration();
   void quantize_block(int64_t block);
+  // Data-free methods: each linear weight of the block is loaded, quantized, encoded and dropped in turn;
+  // no calibration, activations or forward pass (job_data_free.cpp).
+  void quantize_block_data_free(int64_t block);
   void save_checkpoint();
   std::string fingerprint() const;
 
@@ -77,6 +87,8 @@ class Job {
   std::optional<CalibrationSet> calib_;
   std::vector<int32_t> stream_;
   std::string stream_source_;
+  std::function<std::vector<int32_t>()> stream_loader_;
+  bool data_free_ = false;  // decided at start from the options
   ProgressFn progress_;
   LayerSinkFn sink_;
 

@@ -32,12 +32,71 @@ bool parse_bool(const std::string& key, const std::string& value) {
   throw_error(SQ_ERR_INVALID_ARGUMENT, "option '", key, "': expected true/false (or 1/0), got '", value, "'");
 }
 
+// --- QuantEase options: true when `key` is one (and it was set) ---
+bool set_quantease(JobOptions& o, const std::string& key, const std::string& value) {
+  if (key == "sweeps") {
+    const int64_t v = parse_int(key, value);
+    if (v < 1 || v > 1000) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'sweeps' must be in [1, 1000]; got ", value);
+    o.sweeps = v;
+  } else if (key == "init") {
+    if (value != "w" && value != "gptq")
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'init' must be w or gptq; got '", value, "'");
+    o.init = value;
+  } else if (key == "outlier_fraction") {
+    const double v = parse_double(key, value);
+    if (!(v >= 0.0 && v < 0.5))
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'outlier_fraction' must be in [0, 0.5); got ", value);
+    o.outlier_fraction = v;
+  } else if (key == "outlier_structure") {
+    if (value != "unstructured" && value != "columns")
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'outlier_structure' must be unstructured or columns; got '", value, "'");
+    o.outlier_structure = value;
+  } else if (key == "relax_sweeps") {
+    const int64_t v = parse_int(key, value);
+    if (v < 0) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'relax_sweeps' must be >= 0; got ", value);
+    o.relax_sweeps = v;
+  } else {
+    return false;
+  }
+  return true;
+}
+// --- end QuantEase options ---
+
 }  // namespace
 
+// HIGGS keys (and its two method names); false when `key` is none of them. Cross-option checks (bits against
+// the grid, group size against the Hadamard size) happen when the quantizer validates the whole set.
+bool JobOptions::set_higgs_option(const std::string& key, const std::string& value) {
+  if (key == "method" && (value == "higgs" || value == "higgs-gptq")) {
+    method = value;
+  } else if (key == "hadamard_size") {
+    const int64_t h = parse_int(key, value);
+    if (h < 2 || h > (int64_t(1) << 16) || (h & (h - 1)) != 0)
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'hadamard_size' must be a power of two in [2, 65536]; got ", value);
+    hadamard_size = h;
+  } else if (key == "grid_dim") {
+    const int64_t p = parse_int(key, value);
+    if (p < 0 || p > 2)
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'grid_dim' must be 0 (the method's), 1 or 2; got ", value);
+    grid_dim = int(p);
+  } else if (key == "random_signs") {
+    random_signs = parse_bool(key, value);
+  } else if (key == "rotation_seed") {
+    const int64_t s = parse_int(key, value);
+    if (s < 0) throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'rotation_seed' must be non-negative; got ", value);
+    rotation_seed = uint64_t(s);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 void JobOptions::set(const std::string& key, const std::string& value) {
+  if (set_higgs_option(key, value)) return;
   if (key == "method") {
-    if (value != "rtn" && value != "gptq" && value != "leanquant" && value != "leanquant-affine")
-      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'method' must be rtn, gptq, leanquant or leanquant-affine; got '",
+    if (value != "rtn" && value != "gptq" && value != "leanquant" && value != "leanquant-affine" && value != "quantease")
+      throw_error(SQ_ERR_INVALID_ARGUMENT,
+                  "option 'method' must be rtn, gptq, leanquant, leanquant-affine, quantease, higgs or higgs-gptq; got '",
                   value, "'");
     method = value;
   } else if (key == "bits") {
@@ -83,17 +142,40 @@ void JobOptions::set(const std::string& key, const std::string& value) {
     checkpoint_dir = value;
   } else if (key == "resume") {
     resume = parse_bool(key, value);
-  } else {
+  } else if (key == "target_bpw") {
+    target_bpw = parse_double(key, value);
+    if (!(target_bpw == 0.0 || (target_bpw >= 1.0 && target_bpw <= 16.0)))
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'target_bpw' must be 0 (off) or in [1, 16]; got ", value);
+  } else if (key == "sensitivity_file") {
+    sensitivity_file = value;
+  } else if (key == "bit_plan_file") {
+    bit_plan_file = value;
+  } else if (!set_quantease(*this, key, value)) {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown job option '", key,
                 "' (known: method, bits, group_size, sym, act_order, damp, exponent, nsamples, seqlen, seed, "
-                "activation_dtype, checkpoint_dir, resume)");
+                "activation_dtype, hadamard_size, grid_dim, random_signs, rotation_seed, checkpoint_dir, resume, "
+                "target_bpw, sensitivity_file, bit_plan_file, sweeps, init, outlier_fraction, outlier_structure, "
+                "relax_sweeps)");
   }
 }
 
+int JobOptions::bits_for(const std::string& prefix) const {
+  const auto it = per_layer.find(prefix);
+  return it == per_layer.end() ? bits : it->second.bits;
+}
+
 std::string JobOptions::canonical() const {
+  // Uniform jobs keep the text (and so the fingerprint) they had before per-layer settings existed.
+  std::string layers;
+  if (!per_layer.empty()) layers = ";per_layer=";
+  for (const auto& [prefix, o] : per_layer) layers += cat(prefix, ":", o.bits, ",");
   return cat("method=", method, ";bits=", bits, ";group_size=", group_size, ";sym=", sym, ";act_order=", act_order,
              ";damp=", damp, ";exponent=", exponent, ";nsamples=", nsamples, ";seqlen=", seqlen, ";seed=", seed,
-             ";activation_dtype=", activation_dtype);
+             ";activation_dtype=", activation_dtype, ";hadamard_size=", hadamard_size, ";grid_dim=", grid_dim,
+             ";random_signs=", random_signs, ";rotation_seed=", rotation_seed,
+             // QuantEase
+             ";sweeps=", sweeps, ";init=", init, ";outlier_fraction=", outlier_fraction,
+             ";outlier_structure=", outlier_structure, ";relax_sweeps=", relax_sweeps, layers);
 }
 
 }  // namespace sq

@@ -5,6 +5,9 @@
 #include <zstd.h>
 
 #include "pipeline/bit_packing.hpp"
+#include "quant/gaussian_grids.hpp"
+#include "quant/hadamard.hpp"
+#include "quant/higgs_layer.hpp"
 #include "util/error.hpp"
 
 namespace sq {
@@ -56,6 +59,102 @@ std::vector<T> fetch_array(const nlohmann::json& scheme, const PayloadFetch& fet
   return out;
 }
 
+// ---- Gaussian grids (HIGGS) ----------------------------------------------------------------------------------
+// Scheme keys: "grid_dim", "grid_points" and, for rotated layers, "rotation": {"type": "hadamard", "size",
+// "random_signs", "seed", "cols_padded"}. Codes count one per grid_dim-vector of the rotated row.
+
+size_t code_count(const QuantizedLayer& l) {
+  if (l.grid != GridKind::Gaussian) return size_t(l.rows * l.cols);
+  return l.grid_dim > 0 ? size_t(l.rows * (gaussian_padded_cols(l) / l.grid_dim)) : 0;
+}
+
+void encode_gaussian_scheme(const QuantizedLayer& l, nlohmann::json& scheme) {
+  scheme["grid_dim"] = l.grid_dim;
+  scheme["grid_points"] = l.grid_points;
+  if (l.rotation.size > 0)
+    scheme["rotation"] = {{"type", "hadamard"},
+                          {"size", l.rotation.size},
+                          {"random_signs", l.rotation.random_signs},
+                          {"seed", l.rotation.seed},
+                          {"cols_padded", l.rotation.cols_padded}};
+}
+
+// Fills grid_dim, grid_points and rotation, checking what later arithmetic relies on.
+void decode_gaussian_scheme(const nlohmann::json& scheme, const std::string& name, QuantizedLayer& l) {
+  l.grid_dim = scheme.at("grid_dim").get<int>();
+  l.grid_points = scheme.at("grid_points").get<int>();
+  bool shipped = false;
+  for (const auto& g : gaussian_grids()) shipped |= g.p == l.grid_dim && g.n == l.grid_points;
+  if (!shipped || l.bits < 1 || l.bits > 8 || (1 << l.bits) != l.grid_points)
+    throw_error(SQ_ERR_UNSUPPORTED, "sq layer '", name, "': Gaussian grid (p=", l.grid_dim, ", n=", l.grid_points,
+                ") with ", l.bits, "-bit codes is not one this library ships");
+  l.rotation = {};
+  if (scheme.contains("rotation")) {
+    const auto& r = scheme.at("rotation");
+    if (r.at("type").get<std::string>() != "hadamard")
+      throw_error(SQ_ERR_UNSUPPORTED, "sq layer '", name, "': rotation type '", r.at("type").get<std::string>(),
+                  "' is not one this library decodes (expected \"hadamard\")");
+    l.rotation.size = r.at("size").get<int64_t>();
+    l.rotation.random_signs = r.at("random_signs").get<bool>();
+    l.rotation.seed = r.at("seed").get<uint64_t>();
+    l.rotation.cols_padded = r.at("cols_padded").get<int64_t>();
+    if (!is_hadamard_size(l.rotation.size) || l.rotation.size < 2 || l.rotation.cols_padded < l.cols ||
+        l.rotation.cols_padded % l.rotation.size != 0 || l.rotation.cols_padded - l.cols >= l.rotation.size)
+      throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': rotation of size ", l.rotation.size, " over ",
+                  l.rotation.cols_padded, " columns does not fit ", l.cols, " input columns");
+  } else {
+    l.rotation.cols_padded = l.cols;
+  }
+  const int64_t padded = gaussian_padded_cols(l);
+  if (l.group_size <= 0 || l.group_size % l.grid_dim != 0 || padded % l.group_size != 0 ||
+      l.n_groups != padded / l.group_size)
+    throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': ", l.n_groups, " groups of ", l.group_size,
+                " do not cover the ", padded, " rotated columns in ", l.grid_dim, "-vectors");
+}
+// --- full-precision outliers (SparseOutliers, CSR) ---
+void add_outliers(const QuantizedLayer& l, std::vector<float>& w) {
+  const SparseOutliers& o = l.outliers;
+  if (o.empty()) return;
+  for (int64_t r = 0; r < l.rows; ++r)
+    for (int64_t i = o.row_ptr[size_t(r)]; i < o.row_ptr[size_t(r + 1)]; ++i)
+      w[size_t(r * l.cols + o.col[size_t(i)])] += o.val[size_t(i)];
+}
+
+void encode_outliers(const QuantizedLayer& l, EncodedLayer& enc) {
+  const SparseOutliers& o = l.outliers;
+  enc.scheme["outliers"] = int64_t(o.col.size());
+  if (o.empty()) return;
+  if (o.row_ptr.size() != size_t(l.rows + 1) || o.val.size() != o.col.size())
+    throw_error(SQ_ERR_INTERNAL, "sq encode: outliers have ", o.row_ptr.size(), " row pointers for ", l.rows, " rows and ",
+                o.val.size(), " values for ", o.col.size(), " columns");
+  add_payload(enc, "outlier_row_ptr", o.row_ptr);
+  add_payload(enc, "outlier_col", o.col);
+  add_payload(enc, "outlier_val", o.val);
+}
+
+SparseOutliers decode_outliers(const nlohmann::json& scheme, const PayloadFetch& fetch, const QuantizedLayer& l,
+                               const std::string& name) {
+  SparseOutliers o;
+  const int64_t count = scheme.value("outliers", int64_t(0));
+  if (count < 0 || count > l.rows * l.cols)
+    throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': outlier count ", count, " outside [0, ", l.rows * l.cols, "]");
+  if (count == 0) return o;
+  o.row_ptr = fetch_array<int64_t>(scheme, fetch, "outlier_row_ptr", size_t(l.rows + 1), name);
+  o.col = fetch_array<int32_t>(scheme, fetch, "outlier_col", size_t(count), name);
+  o.val = fetch_array<float>(scheme, fetch, "outlier_val", size_t(count), name);
+  if (o.row_ptr.front() != 0 || o.row_ptr.back() != count)
+    throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': outlier row pointers must run from 0 to ", count);
+  for (int64_t r = 0; r < l.rows; ++r) {
+    if (o.row_ptr[size_t(r + 1)] < o.row_ptr[size_t(r)])
+      throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': outlier row pointers decrease at row ", r);
+  }
+  for (int32_t c : o.col)
+    if (c < 0 || c >= l.cols)
+      throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': outlier column ", c, " outside [0, ", l.cols, ")");
+  return o;
+}
+// --- end outliers ---
+
 }  // namespace
 
 int64_t group_of_column(const QuantizedLayer& layer, int64_t k) {
@@ -64,6 +163,11 @@ int64_t group_of_column(const QuantizedLayer& layer, int64_t k) {
 }
 
 std::vector<float> decode_weights(const QuantizedLayer& l) {
+  if (l.grid == GridKind::Gaussian) {
+    std::vector<float> w = gaussian_layer_weights(l);
+    add_outliers(l, w);
+    return w;
+  }
   std::vector<float> w(size_t(l.rows * l.cols));
   const int64_t levels = int64_t(1) << l.bits;
   for (int64_t k = 0; k < l.cols; ++k) {
@@ -82,24 +186,30 @@ std::vector<float> decode_weights(const QuantizedLayer& l) {
       w[size_t(n * l.cols + k)] = v;
     }
   }
+  add_outliers(l, w);
   return w;
 }
 
 EncodedLayer encode_layer(const QuantizedLayer& l) {
   const size_t numel = size_t(l.rows * l.cols);
-  if (l.codes.size() != numel)
-    throw_error(SQ_ERR_INTERNAL, "sq encode: layer has ", l.codes.size(), " codes for ", l.rows, "x", l.cols);
+  const size_t n_codes = code_count(l);
+  if (l.codes.size() != n_codes)
+    throw_error(SQ_ERR_INTERNAL, "sq encode: layer has ", l.codes.size(), " codes for ", l.rows, "x", l.cols,
+                " (expected ", n_codes, ")");
   EncodedLayer enc;
   enc.scheme = {{"format", kSqFormatName}, {"version", kSqFormatVersion},
                 {"rows", l.rows},           {"cols", l.cols},
                 {"bits", l.bits},           {"group_size", l.group_size},
                 {"n_groups", l.n_groups},   {"sym", l.sym},
                 {"grid", grid_kind_name(l.grid)},
-                {"transform", l.perm.empty() ? "none" : "act-order"},
+                {"transform", l.rotation.size > 0 ? "hadamard" : l.perm.empty() ? "none" : "act-order"},
                 {"method", l.method},       {"objective", l.objective},
                 {"damp_used", l.damp_used}, {"payloads", nlohmann::json::object()}};
-  add_payload(enc, "codes", pack_bitstream(l.codes.data(), numel, l.bits));
-  if (l.grid == GridKind::Lut) {
+  add_payload(enc, "codes", pack_bitstream(l.codes.data(), n_codes, l.bits));
+  if (l.grid == GridKind::Gaussian) {
+    encode_gaussian_scheme(l, enc.scheme);
+    add_payload(enc, "scales", l.scales);
+  } else if (l.grid == GridKind::Lut) {
     add_payload(enc, "lut", l.lut);
   } else {
     add_payload(enc, "scales", l.scales);
@@ -107,6 +217,7 @@ EncodedLayer encode_layer(const QuantizedLayer& l) {
   }
   if (!l.g_idx.empty()) add_payload(enc, "g_idx", l.g_idx);
   if (!l.perm.empty()) add_payload(enc, "perm", l.perm);
+  encode_outliers(l, enc);
   if (!l.dequant.empty()) {
     const auto decoded = decode_weights(l);
     std::vector<int64_t> fix_idx;
@@ -139,20 +250,26 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
     const std::string grid = scheme.at("grid").get<std::string>();
     if (grid == grid_kind_name(GridKind::Lut)) l.grid = GridKind::Lut;
     else if (grid == grid_kind_name(GridKind::Affine)) l.grid = GridKind::Affine;
+    else if (grid == grid_kind_name(GridKind::Gaussian)) l.grid = GridKind::Gaussian;
     else throw_error(SQ_ERR_UNSUPPORTED, "sq layer '", name, "': grid '", grid, "' is not one this library decodes");
     l.method = scheme.value("method", "");
     l.objective = scheme.value("objective", 0.0);
     l.damp_used = scheme.value("damp_used", 0.0);
-    if (l.rows <= 0 || l.cols <= 0 || l.bits < 1 || l.bits > 8 || l.n_groups <= 0 || l.n_groups > l.cols)
+    if (l.grid == GridKind::Gaussian) decode_gaussian_scheme(scheme, name, l);
+    if (l.rows <= 0 || l.cols <= 0 || l.bits < 1 || l.bits > 8 || l.n_groups <= 0 ||
+        l.n_groups > (l.grid == GridKind::Gaussian ? l.rotation.cols_padded : l.cols))
       throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': invalid shape or bits in scheme ", scheme.dump());
     // 2^48 elements is far beyond any layer; the bound keeps every size product below from overflowing.
     if (l.rows > (int64_t(1) << 48) / l.cols)
       throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': ", l.rows, " x ", l.cols, " elements is not a layer size");
     const size_t numel = size_t(l.rows * l.cols);
-    const auto packed = fetch_array<uint8_t>(scheme, fetch, "codes", (numel * size_t(l.bits) + 7) / 8, name);
-    l.codes = unpack_bitstream(packed.data(), packed.size(), numel, l.bits);
+    const size_t n_codes = code_count(l);
+    const auto packed = fetch_array<uint8_t>(scheme, fetch, "codes", (n_codes * size_t(l.bits) + 7) / 8, name);
+    l.codes = unpack_bitstream(packed.data(), packed.size(), n_codes, l.bits);
     const size_t params = size_t(l.n_groups * l.rows);
-    if (l.grid == GridKind::Lut) {
+    if (l.grid == GridKind::Gaussian) {
+      l.scales = fetch_array<float>(scheme, fetch, "scales", params, name);
+    } else if (l.grid == GridKind::Lut) {
       l.lut = fetch_array<float>(scheme, fetch, "lut", params << l.bits, name);
     } else {
       l.scales = fetch_array<float>(scheme, fetch, "scales", params, name);
@@ -161,6 +278,7 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
     const auto& payloads = scheme.at("payloads");
     if (payloads.contains("g_idx")) l.g_idx = fetch_array<int32_t>(scheme, fetch, "g_idx", size_t(l.cols), name);
     if (payloads.contains("perm")) l.perm = fetch_array<int32_t>(scheme, fetch, "perm", size_t(l.cols), name);
+    l.outliers = decode_outliers(scheme, fetch, l, name);
     l.dequant = decode_weights(l);
     if (payloads.contains("fix_idx")) {
       const size_t nfix = payloads.at("fix_idx").at("raw_bytes").get<size_t>() / sizeof(int64_t);

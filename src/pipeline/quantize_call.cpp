@@ -4,19 +4,43 @@
 
 namespace sq {
 
-QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_t cols, const float* H,
-                               const JobOptions& opts, const Logger& log) {
+namespace {
+
+// The layer `prefix` ("" = the job's uniform settings) gets its own bits when a per-layer plan names it.
+QuantizeOptions layer_options(const JobOptions& opts, const std::string& prefix = "") {
   QuantizeOptions q;
   q.method = opts.method;
-  q.bits = opts.bits;
+  q.bits = opts.bits_for(prefix);
   q.group_size = opts.group_size;
   q.sym = opts.sym;
   q.act_order = opts.act_order;
   q.damp = opts.damp;
   q.exponent = opts.exponent;
+  // QuantEase
+  q.sweeps = opts.sweeps;
+  q.init = opts.init;
+  q.outlier_fraction = opts.outlier_fraction;
+  q.outlier_structure = opts.outlier_structure;
+  q.relax_sweeps = opts.relax_sweeps;
   // The pipeline reports its own per-block statistics; the exact objective costs a GEMM per layer.
   q.compute_objective = false;
-  return quantize_layer(be, W, rows, cols, H, q, log);
+  // HIGGS
+  q.hadamard_size = opts.hadamard_size;
+  q.grid_dim = opts.grid_dim;
+  q.random_signs = opts.random_signs;
+  q.rotation_seed = opts.rotation_seed;
+  return q;
 }
+
+}  // namespace
+
+QuantizedLayer quantize_linear(Backend& be, const float* W, int64_t rows, int64_t cols, const float* H,
+                               const JobOptions& opts, const Logger& log, const std::string& prefix) {
+  return quantize_layer(be, W, rows, cols, H, layer_options(opts, prefix), log);
+}
+
+bool needs_calibration(const JobOptions& opts) { return !method_is_data_free(layer_options(opts)); }
+
+void validate_layer_options(const JobOptions& opts) { validate(layer_options(opts)); }
 
 }  // namespace sq

@@ -21,8 +21,9 @@ enum class Kind { Gptq, Lut, Sq };
 
 class QuantizedSource : public WeightSource {
  public:
-  QuantizedSource(std::string file, Kind kind, int bits, bool gptq_v1)
-      : file_(std::move(file)), kind_(kind), bits_(bits), v1_(gptq_v1), inner_(open_safetensors_file(file_)) {
+  QuantizedSource(std::string file, Kind kind, int bits, std::map<std::string, int> layer_bits, bool gptq_v1)
+      : file_(std::move(file)), kind_(kind), bits_(bits), layer_bits_(std::move(layer_bits)), v1_(gptq_v1),
+        inner_(open_safetensors_file(file_)) {
     const auto& ts = inner_->tensors();
     if (kind_ == Kind::Sq) {
       for (auto& [prefix, scheme] : list_sq_layers(file_)) {
@@ -41,7 +42,7 @@ class QuantizedSource : public WeightSource {
         const std::string prefix = n.substr(0, n.size() - suffix.size());
         if (ts[i].shape.size() != 2 || ts[i].dtype != SQ_DTYPE_I32)
           throw_error(SQ_ERR_FORMAT, "file '", file_, "': tensor '", n, "' must be a 2-D I32 tensor");
-        const int64_t rows = ts[i].shape[1], cols = ts[i].shape[0] * 32 / bits_;
+        const int64_t rows = ts[i].shape[1], cols = ts[i].shape[0] * 32 / bits_of(prefix);
         layers_[prefix] = nlohmann::json::object();
         tensors_.push_back({prefix + ".weight", SQ_DTYPE_F32, {rows, cols}});
         origin_.push_back(SIZE_MAX);
@@ -114,13 +115,20 @@ class QuantizedSource : public WeightSource {
     return decode_layer(layers_.at(prefix), fetch, file_ + ": " + prefix).dequant;
   }
 
+  // A layer's own bits from a bit plan (quantization_config "per_layer"), else the checkpoint's.
+  int bits_of(const std::string& prefix) const {
+    const auto it = layer_bits_.find(prefix);
+    return it == layer_bits_.end() ? bits_ : it->second;
+  }
+
   std::vector<float> decode_packed(const std::string& prefix, const std::vector<int64_t>& shape) const {
     const int64_t rows = shape[0], cols = shape[1];
-    const auto* qw = dense<int32_t>(prefix + ".qweight", SQ_DTYPE_I32, uint64_t(cols * bits_ / 32 * rows));
-    const auto codes = unpack_qweight(qw, rows, cols, bits_);
+    const int bits = bits_of(prefix);
+    const auto* qw = dense<int32_t>(prefix + ".qweight", SQ_DTYPE_I32, uint64_t(cols * bits / 32 * rows));
+    const auto codes = unpack_qweight(qw, rows, cols, bits);
     std::vector<float> w(size_t(rows * cols));
     if (kind_ == Kind::Lut) {
-      const int64_t levels = int64_t(1) << bits_;
+      const int64_t levels = int64_t(1) << bits;
       const auto* lut = dense<uint16_t>(prefix + ".lookup_table", SQ_DTYPE_F16, uint64_t(rows * levels));
       for (int64_t n = 0; n < rows; ++n)
         for (int64_t k = 0; k < cols; ++k)
@@ -133,8 +141,8 @@ class QuantizedSource : public WeightSource {
       throw_error(SQ_ERR_FORMAT, "file '", file_, "': tensor '", prefix, ".scales' is missing or not 2-D");
     const int64_t n_groups = inner_->tensors()[si].shape[0];
     const auto* scales = dense<uint16_t>(prefix + ".scales", SQ_DTYPE_F16, uint64_t(n_groups * rows));
-    const auto* qz = dense<int32_t>(prefix + ".qzeros", SQ_DTYPE_I32, uint64_t(n_groups * rows * bits_ / 32));
-    const auto zeros = unpack_qzeros(qz, n_groups, rows, bits_);
+    const auto* qz = dense<int32_t>(prefix + ".qzeros", SQ_DTYPE_I32, uint64_t(n_groups * rows * bits / 32));
+    const auto zeros = unpack_qzeros(qz, n_groups, rows, bits);
     for (int64_t k = 0; k < cols; ++k) {
       const int64_t g = g_idx[k];
       if (g < 0 || g >= n_groups)
@@ -150,6 +158,7 @@ class QuantizedSource : public WeightSource {
   std::string file_;
   Kind kind_;
   int bits_;
+  std::map<std::string, int> layer_bits_;
   bool v1_;
   std::unique_ptr<WeightSource> inner_;
   std::map<std::string, nlohmann::json> layers_;
@@ -183,10 +192,19 @@ std::unique_ptr<WeightSource> open_quantized_weights(const std::string& dir) {
       throw_error(SQ_ERR_UNSUPPORTED, "file '", config_path, "': quantization_config bits must be 2, 3, 4 or 8");
     bits = b.get<int>();
   }
+  std::map<std::string, int> layer_bits;
+  if (kind != Kind::Sq && qc.contains("per_layer") && qc["per_layer"].is_object())
+    for (auto it = qc["per_layer"].begin(); it != qc["per_layer"].end(); ++it) {
+      const nlohmann::json& b = it.value().is_object() ? it.value().value("bits", nlohmann::json()) : nlohmann::json();
+      if (!b.is_number_integer() || (b.get<int>() != 2 && b.get<int>() != 3 && b.get<int>() != 4 && b.get<int>() != 8))
+        throw_error(SQ_ERR_FORMAT, "file '", config_path, "': quantization_config per_layer '", it.key(),
+                    "' needs bits 2, 3, 4 or 8");
+      layer_bits[it.key()] = b.get<int>();
+    }
   const std::string ckpt = qc.value("checkpoint_format", "gptq");
   if (kind == Kind::Gptq && ckpt != "gptq" && ckpt != "gptq_v2")
     throw_error(SQ_ERR_UNSUPPORTED, "file '", config_path, "': checkpoint_format '", ckpt, "' is not gptq or gptq_v2");
-  return std::make_unique<QuantizedSource>(weights, kind, bits, ckpt == "gptq");
+  return std::make_unique<QuantizedSource>(weights, kind, bits, std::move(layer_bits), ckpt == "gptq");
 }
 
 }  // namespace sq

@@ -20,6 +20,10 @@ std::string spool_block_path(const std::string& dir, int64_t block) {
 void write_spool_block(const std::string& path, const std::vector<std::pair<std::string, QuantizedLayer>>& layers) {
   std::vector<std::pair<std::string, EncodedLayer>> encoded;
   for (const auto& [prefix, layer] : layers) encoded.emplace_back(prefix, encode_layer(layer));
+  write_spool_block(path, encoded);
+}
+
+void write_spool_block(const std::string& path, const std::vector<std::pair<std::string, EncodedLayer>>& encoded) {
   SafetensorsWriter w(path);
   w.set_metadata("format", kSqFormatName);
   w.set_metadata("sq.format_version", std::to_string(kSqFormatVersion));

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pipeline/layer_codec.hpp"
 #include "quant/quantized_layer.hpp"
 
 namespace sq {
@@ -18,6 +19,8 @@ std::string spool_block_path(const std::string& dir, int64_t block);
 
 // layers: (tensor prefix, e.g. "model.layers.0.self_attn.q_proj", layer), in a fixed order.
 void write_spool_block(const std::string& path, const std::vector<std::pair<std::string, QuantizedLayer>>& layers);
+// The same from layers already encoded (encode_layer), so a caller can drop each layer as soon as it is encoded.
+void write_spool_block(const std::string& path, const std::vector<std::pair<std::string, EncodedLayer>>& encoded);
 
 // The __metadata__ object of a safetensors file (empty object when absent); reads only the header.
 nlohmann::json read_safetensors_metadata(const std::string& path);

@@ -27,10 +27,21 @@ std::vector<PackedTensor> pack_gptq_layer(const std::string& prefix, const Quant
 // per-channel layers are expressed as their per-row level tables.
 std::vector<PackedTensor> pack_lut_layer(const std::string& prefix, const QuantizedLayer& layer);
 
-void write_gptq(const std::string& out_dir, const WriteRequest& req);
-void write_lut(const std::string& out_dir, const WriteRequest& req);
-void write_sq(const std::string& out_dir, const WriteRequest& req);
+// What the quantized layers of an output cost on disk: every byte stored for them (codes, scales, zeros,
+// tables, indices, outliers, their per-layer schemes) against the number of weights they replace.
+struct OutputStats {
+  int64_t quantized_weights = 0;
+  int64_t quantized_bytes = 0;
+  double bits_per_weight() const {
+    return quantized_weights ? 8.0 * double(quantized_bytes) / double(quantized_weights) : 0.0;
+  }
+};
+
+// Each writer records the stats in quantization_config ("effective_bits_per_weight") and returns them.
+OutputStats write_gptq(const std::string& out_dir, const WriteRequest& req);
+OutputStats write_lut(const std::string& out_dir, const WriteRequest& req);
+OutputStats write_sq(const std::string& out_dir, const WriteRequest& req);
 // format: "gptq", "lut" or "sq"; anything else is SQ_ERR_INVALID_ARGUMENT.
-void write_output(const std::string& out_dir, const std::string& format, const WriteRequest& req);
+OutputStats write_output(const std::string& out_dir, const std::string& format, const WriteRequest& req);
 
 }  // namespace sq

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <set>
 
+#include "pipeline/bit_plan.hpp"
 #include "pipeline/spool.hpp"
 #include "util/atomic_output.hpp"
 #include "util/error.hpp"
@@ -64,13 +65,37 @@ void write_model_side_files(const std::string& dir, const WriteRequest& req, con
   write_file_atomic(dir + "/config.json", config.dump(2) + "\n");
   if (!req.model.tokenizer_json.empty()) write_file_atomic(dir + "/tokenizer.json", req.model.tokenizer_json);
   for (const auto& side : req.model.side_files) {
-    // side_files already hold the model directory (model_files.cpp joins them): prefixing it again broke
-    // every relative model path ("m" -> "m/m/tokenizer_config.json").
-    const fs::path from(side);
+    const fs::path from(side);  // already joined with the model directory (model_files.cpp)
     const std::string name = from.filename().string();
     if (name == "config.json" || name == "tokenizer.json" || name == "quantize_config.json") continue;
     write_file_atomic(dir + "/" + name, read_file(from.string()));
   }
+}
+
+void add_bit_plan(nlohmann::json& qc, const JobOptions& o, bool gptq_dynamic) {
+  if (o.per_layer.empty()) return;
+  nlohmann::json per_layer = nlohmann::json::object(), dynamic = nlohmann::json::object();
+  for (const auto& [prefix, l] : o.per_layer) {
+    nlohmann::json e = {{"bits", l.bits}, {"bits_per_weight", l.bits_per_weight}};
+    if (l.rel_mse >= 0) e["rel_mse_rtn"] = l.rel_mse;
+    if (l.alpha >= 0) e["alpha"] = l.alpha;
+    per_layer[prefix] = e;
+    if (l.bits != o.bits) {
+      std::string pattern = "+:^";
+      for (char c : prefix) {
+        if (c == '.') pattern += '\\';
+        pattern += c;
+      }
+      dynamic[pattern + "$"] = {{"bits", l.bits}};
+    }
+  }
+  const PlanSummary s = summarize_plan(o);
+  qc["per_layer"] = per_layer;
+  qc["achieved_bpw"] = s.achieved_bpw;
+  if (o.target_bpw > 0) qc["target_bpw"] = o.target_bpw;
+  if (s.predicted_dppl > 0) qc["predicted_dppl"] = s.predicted_dppl;
+  qc["bpw_formula"] = "bits + (16 + bits) / group_size over the linear layers";
+  if (gptq_dynamic && !dynamic.empty()) qc["dynamic"] = dynamic;
 }
 
 }  // namespace sq

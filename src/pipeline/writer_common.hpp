@@ -33,6 +33,12 @@ void write_pass_through(SafetensorsWriter& w, const WriteRequest& req, const std
 void write_model_side_files(const std::string& dir, const WriteRequest& req, const nlohmann::json& quant_config,
                             const std::vector<PassThrough>& list);
 
+// Per-layer bits of a job with a bit plan (JobOptions::per_layer), recorded in quantization_config:
+//   "per_layer": {prefix: {"bits", "bits_per_weight", "rel_mse_rtn", "alpha"}}, "achieved_bpw", "target_bpw",
+//   "predicted_dppl"; with `gptq_dynamic`, also GPTQModel's "dynamic": {"+:^<prefix>$": {"bits": b}} for the
+//   layers whose bits differ from "bits". No-op for uniform jobs.
+void add_bit_plan(nlohmann::json& quant_config, const JobOptions& options, bool gptq_dynamic);
+
 // Every quantized layer prefix of the spool, in spool order.
 std::vector<std::string> spooled_prefixes(const WriteRequest& req);
 

@@ -40,7 +40,15 @@ bool needs_v2(const QuantizedLayer& l) {
 struct LayerShapes {
   int64_t rows, cols, bits, n_groups;
   std::string unsupported;  // why the GPTQ format cannot hold this layer ("" = it can)
+  std::string lut_unsupported;  // why the LUT format cannot ("" = it can)
 };
+
+// A LUT checkpoint holds per-row level tables (or affine grids expressed as them), unrotated.
+std::string lut_unsupported(const std::string& grid, bool rotated) {
+  if (grid != "affine" && grid != "lut") return "uses a '" + grid + "' grid";
+  if (rotated) return "is stored in a Hadamard-rotated basis";
+  return "";
+}
 
 // A GPTQ checkpoint holds one affine grid per row and group, nothing else: no lookup tables, no rotation,
 // no full-precision outliers. Keys as layer_codec writes them into a layer's scheme.
@@ -59,7 +67,8 @@ LayerShapes shapes_of(const nlohmann::json& s) {
   const bool rotated = s.contains("rotation");
   const bool outliers = s.value("outliers", int64_t(0)) > 0;
   return {s.at("rows").get<int64_t>(), s.at("cols").get<int64_t>(), s.at("bits").get<int64_t>(),
-          s.at("n_groups").get<int64_t>(), gptq_unsupported(s.at("grid").get<std::string>(), rotated, outliers)};
+          s.at("n_groups").get<int64_t>(), gptq_unsupported(s.at("grid").get<std::string>(), rotated, outliers),
+          lut_unsupported(s.at("grid").get<std::string>(), rotated)};
 }
 
 nlohmann::json base_quant_config(const JobOptions& o) {
@@ -96,6 +105,9 @@ std::vector<PackedTensor> pack_gptq_layer(const std::string& prefix, const Quant
 }
 
 std::vector<PackedTensor> pack_lut_layer(const std::string& prefix, const QuantizedLayer& l) {
+  const std::string why = lut_unsupported(grid_kind_name(l.grid), l.rotation.size > 0);
+  if (!why.empty())
+    throw_error(SQ_ERR_UNSUPPORTED, "layer '", prefix, "' ", why, ", which the LUT format cannot hold: use format 'sq'");
   if (l.n_groups != 1)
     throw_error(SQ_ERR_UNSUPPORTED, "layer '", prefix, "' has ", l.n_groups,
                 " groups; the LUT format holds one table per row: use group_size -1 or format 'sq'");
@@ -114,7 +126,8 @@ std::vector<PackedTensor> pack_lut_layer(const std::string& prefix, const Quanti
   return out;
 }
 
-void write_gptq(const std::string& out_dir, const WriteRequest& req) {
+OutputStats write_gptq(const std::string& out_dir, const WriteRequest& req) {
+  OutputStats stats;
   // Pass 1: shapes, and whether every zero point fits the v1 convention.
   bool v2 = false;
   std::vector<std::pair<std::string, LayerShapes>> layers;
@@ -143,19 +156,27 @@ void write_gptq(const std::string& out_dir, const WriteRequest& req) {
     write_pass_through(w, req, pass);
     for (const auto& f : req.spool_files)
       for_each_sq_layer(f, [&](const std::string& prefix, const QuantizedLayer& l) {
-        for (const auto& t : pack_gptq_layer(prefix, l, !v2)) w.write(t.name, t.bytes.data(), t.bytes.size());
+        stats.quantized_weights += l.rows * l.cols;
+        for (const auto& t : pack_gptq_layer(prefix, l, !v2)) {
+          w.write(t.name, t.bytes.data(), t.bytes.size());
+          stats.quantized_bytes += int64_t(t.bytes.size());
+        }
       });
     w.finish();
   }
   nlohmann::json qc = base_quant_config(req.options);
   qc["quant_method"] = "gptq";
   qc["checkpoint_format"] = v2 ? "gptq_v2" : "gptq";
+  qc["effective_bits_per_weight"] = stats.bits_per_weight();
+  add_bit_plan(qc, req.options, true);
   write_model_side_files(dir.tmp_path(), req, qc, pass);
   write_file_atomic(dir.tmp_path() + "/quantize_config.json", qc.dump(2) + "\n");
   dir.commit();
+  return stats;
 }
 
-void write_lut(const std::string& out_dir, const WriteRequest& req) {
+OutputStats write_lut(const std::string& out_dir, const WriteRequest& req) {
+  OutputStats stats;
   std::vector<std::pair<std::string, LayerShapes>> layers;
   for (const auto& f : req.spool_files)
     for (const auto& [prefix, scheme] : list_sq_layers(f)) layers.emplace_back(prefix, shapes_of(scheme));
@@ -169,6 +190,9 @@ void write_lut(const std::string& out_dir, const WriteRequest& req) {
     w.set_metadata("format", "pt");
     declare_pass_through(w, req, pass);
     for (const auto& [p, s] : layers) {
+      if (!s.lut_unsupported.empty())
+        throw_error(SQ_ERR_UNSUPPORTED, "layer '", p, "' ", s.lut_unsupported,
+                    ", which the LUT format cannot hold: use format 'sq'");
       if (s.n_groups != 1)
         throw_error(SQ_ERR_UNSUPPORTED, "layer '", p, "' has ", s.n_groups,
                     " groups; the LUT format holds one table per row: use group_size -1 or format 'sq'");
@@ -178,7 +202,11 @@ void write_lut(const std::string& out_dir, const WriteRequest& req) {
     write_pass_through(w, req, pass);
     for (const auto& f : req.spool_files)
       for_each_sq_layer(f, [&](const std::string& prefix, const QuantizedLayer& l) {
-        for (const auto& t : pack_lut_layer(prefix, l)) w.write(t.name, t.bytes.data(), t.bytes.size());
+        stats.quantized_weights += l.rows * l.cols;
+        for (const auto& t : pack_lut_layer(prefix, l)) {
+          w.write(t.name, t.bytes.data(), t.bytes.size());
+          stats.quantized_bytes += int64_t(t.bytes.size());
+        }
       });
     w.finish();
   }
@@ -186,9 +214,12 @@ void write_lut(const std::string& out_dir, const WriteRequest& req) {
   qc["quant_method"] = "squeezellm";  // the per-row LUT layout SqueezeLLM loaders expect
   qc["wbits"] = req.options.bits;
   qc["checkpoint_format"] = "lut";
+  qc["effective_bits_per_weight"] = stats.bits_per_weight();
+  add_bit_plan(qc, req.options, false);
   write_model_side_files(dir.tmp_path(), req, qc, pass);
   write_file_atomic(dir.tmp_path() + "/quantize_config.json", qc.dump(2) + "\n");
   dir.commit();
+  return stats;
 }
 
 }  // namespace sq

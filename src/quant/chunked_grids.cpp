@@ -17,6 +17,8 @@ ChunkedGrids::ChunkedGrids(const Grid& grid, int64_t rows, int64_t n_groups, int
   if (grid.kind() == GridKind::Affine) {
     out.scales.assign(size_t(n_groups * rows), 0.0f);
     out.zeros.assign(size_t(n_groups * rows), 0.0f);
+  } else if (grid.kind() == GridKind::Gaussian) {
+    out.scales.assign(size_t(n_groups * rows), 0.0f);  // the grid itself is shared: only scales per row
   } else {
     out.lut.assign(size_t(n_groups * rows) << grid.bits(), 0.0f);
   }
@@ -37,6 +39,10 @@ void ChunkedGrids::fit(int64_t chunk, int64_t group, const float* w, int64_t ld,
       throw_error(SQ_ERR_INTERNAL, "affine grid stored ", part.scales.size(), " scales for ", n, " rows");
     std::copy(part.scales.begin(), part.scales.end(), out_.scales.begin() + std::ptrdiff_t(base));
     std::copy(part.zeros.begin(), part.zeros.end(), out_.zeros.begin() + std::ptrdiff_t(base));
+  } else if (grid_.kind() == GridKind::Gaussian) {
+    if (part.scales.size() != size_t(n))
+      throw_error(SQ_ERR_INTERNAL, "Gaussian grid stored ", part.scales.size(), " scales for ", n, " rows");
+    std::copy(part.scales.begin(), part.scales.end(), out_.scales.begin() + std::ptrdiff_t(base));
   } else {
     const size_t levels = size_t(1) << grid_.bits();
     if (part.lut.size() != size_t(n) * levels)

@@ -1,7 +1,7 @@
 // Grids are per row, so a layer's rows split into chunks that are fitted and rounded independently:
 // that is what lets the solvers run rows in parallel. ChunkedGrids owns the fitted GroupGrid of every
 // (row chunk, group) pair and writes each group's parameters into the layer at its place
-// (scales/zeros at [g * rows + r], LUT levels at [(g * rows + r) * 2^bits + code]).
+// (scales/zeros at [g * rows + r], LUT levels at [(g * rows + r) * 2^bits + code]; Gaussian grids: scales only).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -14,7 +14,7 @@ namespace sq {
 
 class ChunkedGrids {
  public:
-  // Sizes out.scales/zeros (affine) or out.lut (LUT) for n_groups groups of `rows` rows.
+  // Sizes out.scales/zeros (affine), out.scales (Gaussian) or out.lut (LUT) for n_groups groups of `rows` rows.
   ChunkedGrids(const Grid& grid, int64_t rows, int64_t n_groups, int64_t chunk_rows, QuantizedLayer& out);
 
   int64_t n_chunks() const { return n_chunks_; }

@@ -252,10 +252,7 @@ class HiggsScalarGroup : public GroupGrid {
     }
   }
 
-  void store(QuantizedLayer& out) const override {
-    for (float s : scales_)
-      for (int c = 0; c < grid_.n; ++c) out.lut.push_back(s * grid_.points[c]);
-  }
+  void store(QuantizedLayer& out) const override { out.scales.insert(out.scales.end(), scales_.begin(), scales_.end()); }
 
  private:
   const GaussianGrid& grid_;
@@ -265,7 +262,7 @@ class HiggsScalarGroup : public GroupGrid {
 
 }  // namespace
 
-HiggsScalarGrid::HiggsScalarGrid(int n) : grid_(&gaussian_grid(1, n)) {
+HiggsScalarGrid::HiggsScalarGrid(int n, ScaleStorage storage) : grid_(&gaussian_grid(1, n)), storage_(storage) {
   if (n > 256) throw_error(SQ_ERR_UNSUPPORTED, "HIGGS scalar grid: n must be <= 256 (uint8 codes); got ", n);
 }
 
@@ -278,7 +275,7 @@ std::unique_ptr<GroupGrid> HiggsScalarGrid::fit(const float* w, int64_t ld, int6
   for (int64_t r = 0; r < rows; ++r) {
     double ss = 0;
     for (int64_t j = 0; j < ncols; ++j) ss += double(w[r * ld + j]) * w[r * ld + j];
-    scales[size_t(r)] = float(std::sqrt(ss / double(ncols)));
+    scales[size_t(r)] = stored_scale(float(std::sqrt(ss / double(ncols))), storage_);
   }
   return std::make_unique<HiggsScalarGroup>(*grid_, std::move(scales));
 }

@@ -18,6 +18,7 @@
 #include "quant/bit_allocation.hpp"
 #include "quant/gaussian_grids.hpp"
 #include "quant/grid.hpp"
+#include "quant/scale_storage.hpp"
 
 namespace sq {
 
@@ -66,22 +67,25 @@ std::vector<BitOption> higgs_bit_options(const std::vector<GaussianGrid>& grids,
 
 // The HIGGS scalar grid (p = 1) as a Grid for the GPTQ sweep (HIGGS + GPTQ). The sweep must run on the
 // rotated layer (rows rotated by R, Hessian H' = R H R^T: hadamard_rotate_hessian); this grid does not
-// rotate. fit() sets one scale per row = RMS of the row over the group's columns; quantize_column rounds
-// w / scale to the grid. store() appends a LUT (GridKind::Lut): lut[(g * rows + r) * n + c] = scale_r * g_c,
-// so bits() = log2(n) and the standard LUT decoder reproduces the values.
+// rotate. fit() sets one scale per row = RMS of the row over the group's columns (rounded as `storage`
+// keeps it, so the values fed back into the sweep are exactly what a reader decodes); quantize_column rounds
+// w / scale to the grid. store() appends the scales (GridKind::Gaussian: value = scale_r * g_code, one scale
+// per row and group at [g * rows + r]); bits() = log2(n).
 // p = 2 does not fit this interface: its codes cover pairs of adjacent columns, while the GPTQ sweep rounds
 // one column at a time and feeds the error of column j into column j + 1 before rounding it. A p = 2
 // variant needs a sweep that rounds column pairs (2-column OBQ step); it is not provided here.
 class HiggsScalarGrid : public Grid {
  public:
-  explicit HiggsScalarGrid(int n);  // n in the shipped p = 1 grids, <= 256
-  GridKind kind() const override { return GridKind::Lut; }
+  // n in the shipped p = 1 grids, <= 256.
+  explicit HiggsScalarGrid(int n, ScaleStorage storage = ScaleStorage::F32);
+  GridKind kind() const override { return GridKind::Gaussian; }
   int bits() const override;
   std::unique_ptr<GroupGrid> fit(const float* w, int64_t ld, int64_t rows, int64_t ncols,
                                  const float* importance) const override;
 
  private:
   const GaussianGrid* grid_;
+  ScaleStorage storage_;
 };
 
 }  // namespace sq

@@ -4,10 +4,13 @@
 #include <vector>
 
 #include "quant/chunked_grids.hpp"
+#include "quant/grid_gaussian.hpp"
 #include "quant/grids.hpp"
 #include "quant/group_schedule.hpp"
 #include "quant/solver_gptq.hpp"
+#include "quant/solver_quantease.hpp"
 #include "quant/solver_rtn.hpp"
+#include "quant/transform_hadamard.hpp"
 #include "quant/transform_act_order.hpp"
 #include "util/error.hpp"
 
@@ -47,6 +50,7 @@ std::unique_ptr<Grid> make_grid(GridChoice choice, int bits, bool sym, ScaleStor
   switch (choice) {
     case GridChoice::LossAwareAffine: return make_loss_aware_affine_grid(bits, sym, storage);
     case GridChoice::LutKMeans: return make_lut_kmeans_grid(bits);
+    case GridChoice::Gaussian: return std::make_unique<HiggsScalarGrid>(1 << bits, storage);  // p = 1 in a sweep
     case GridChoice::Auto:
     case GridChoice::MinMaxAffine: break;
   }
@@ -78,6 +82,16 @@ QuantizedLayer quantize_layer(Backend& backend, const float* w, int64_t rows, in
   if (w == nullptr) throw_error(SQ_ERR_INVALID_ARGUMENT, "quantize_layer: W must not be NULL");
   if (rows < 1 || cols < 1) throw_error(SQ_ERR_INVALID_ARGUMENT, "W must have at least one row and one column; got ", rows, " x ", cols);
   const MethodPlan plan = resolve_method(opts);
+  if (plan.transform == TransformKind::Hadamard) {
+    require_finite(w, rows, cols, "W");
+    if (h) require_finite(h, cols, cols, "H");
+    return quantize_layer_hadamard(backend, w, rows, cols, h, opts, plan, log);
+  }
+  return quantize_layer_planned(backend, w, rows, cols, h, opts, plan, log);
+}
+
+QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t rows, int64_t cols, const float* h,
+                                      const QuantizeOptions& opts, const MethodPlan& plan, const Logger& log) {
   const bool needs_h = plan.solver == SolverKind::Gptq || opts.act_order || plan.importance != ImportanceKind::None;
   if (needs_h && h == nullptr)
     throw_error(SQ_ERR_INVALID_ARGUMENT, "method '", opts.method, "'",
@@ -85,6 +99,7 @@ QuantizedLayer quantize_layer(Backend& backend, const float* w, int64_t rows, in
                 " needs the Hessian H (", cols, " x ", cols, "); pass H or use method 'rtn' without act_order");
   require_finite(w, rows, cols, "W");
   if (h) require_finite(h, cols, cols, "H");
+  if (plan.solver == SolverKind::QuantEase) return quantease_quantize_layer(backend, w, rows, cols, h, opts, log);
   const auto grid = make_grid(plan.grid, opts.bits, opts.sym, opts.scale_storage);
 
   QuantizedLayer out;

@@ -21,6 +21,11 @@ namespace sq {
 QuantizedLayer quantize_layer(Backend& backend, const float* w, int64_t rows, int64_t cols, const float* h,
                               const QuantizeOptions& opts, const Logger& log);
 
+// quantize_layer's work once the options are validated and resolved into `plan`, with no input transform
+// (plan.transform is ignored): transforms call it on the transformed layer.
+QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t rows, int64_t cols, const float* h,
+                                      const QuantizeOptions& opts, const MethodPlan& plan, const Logger& log);
+
 // The grid a plan names, for `bits`/`sym`.
 std::unique_ptr<Grid> make_grid(GridChoice choice, int bits, bool sym, ScaleStorage storage);
 

@@ -69,18 +69,28 @@ def test_quantize_writes_a_readable_output(tiny, tmp_path, method, fmt):
     else:
         assert tensors[f"{q}.sq.codes"].dtype == np.uint8
     assert "model.embed_tokens.weight" in tensors
+    # Effective bits per weight, recomputed independently from the stored bytes of the quantized layers.
+    printed = float(proc.stdout.split("effective bits per weight:")[1].split()[0])
+    assert qc["effective_bits_per_weight"] == pytest.approx(printed, abs=1e-4)
+    assert printed == pytest.approx(stored_bits_per_weight(out / "model.safetensors", fmt), abs=1e-4)
 
 
-def test_relative_model_path(tiny, tmp_path):
-    """Side files (tokenizer_config.json, ...) are found when the model path is relative to the cwd."""
-    model, calib, _ = tiny
-    args = [str(CLI), "quantize", os.path.relpath(model, tmp_path), "-o", "out", "--calib", str(calib), "--nsamples",
-            "4", "--seqlen", "32", "--threads", "1", "--method", "rtn", "--format", "gptq"]
-    proc = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    for side in model.iterdir():
-        if side.name.endswith(".json") and side.name not in ("config.json", "model.safetensors.index.json"):
-            assert (tmp_path / "out" / side.name).exists(), side.name
+def stored_bits_per_weight(path, fmt):
+    """8 * bytes of every tensor (and sq scheme) belonging to a quantized layer / weights those layers replace."""
+    header_len = int.from_bytes(path.read_bytes()[:8], "little")
+    header = json.loads(path.read_bytes()[8:8 + header_len])
+    meta = header.pop("__metadata__", {})
+    size = {name: t["data_offsets"][1] - t["data_offsets"][0] for name, t in header.items()}
+    if fmt == "sq":
+        schemes = {k: json.loads(v) for k, v in meta.items() if k.startswith("sq.scheme.")}
+        weights = sum(s["rows"] * s["cols"] for s in schemes.values())
+        stored = sum(n for name, n in size.items() if ".sq." in name) + sum(len(meta[k]) for k in schemes)
+        return 8 * stored / weights
+    suffixes = (".qweight", ".qzeros", ".scales", ".g_idx", ".lookup_table")
+    stored = sum(n for name, n in size.items() if name.endswith(suffixes))
+    bits = json.loads((path.parent / "config.json").read_text())["quantization_config"]["bits"]
+    weights = sum(n // 4 * 32 // bits for name, n in size.items() if name.endswith(".qweight"))  # int32 words
+    return 8 * stored / weights
 
 
 def test_resume_after_random_kills_gives_identical_bytes(tiny, tmp_path):
@@ -117,3 +127,14 @@ def test_resume_after_random_kills_gives_identical_bytes(tiny, tmp_path):
     assert interrupted >= 10, f"only {interrupted} of {trials} runs were interrupted"
 
 
+def test_relative_model_path_copies_side_files(tiny, tmp_path):
+    """A model opened by a relative path: side files (tokenizer_config.json, ...) are found and copied once."""
+    model, calib, _ = tiny
+    side = model / "tokenizer_config.json"
+    side.write_text('{"model_max_length": 64}\n')
+    out = tmp_path / "out"
+    args = [str(CLI), "quantize", model.name, "-o", str(out), "--calib", str(calib), "--nsamples", "2", "--seqlen", "16",
+            "--threads", "1", "--method", "rtn", "--group-size", "32"]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=model.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "tokenizer_config.json").read_text() == side.read_text()

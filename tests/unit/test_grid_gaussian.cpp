@@ -135,18 +135,18 @@ TEST(Higgs, RejectsBadOptionsAndNonFiniteWeights) {
   EXPECT_THROW(sq::higgs_quantize(w.data(), 4, 512, 512, o), sq::Error);
 }
 
-// The p = 1 grid as a GPTQ Grid: per-row RMS scale, values on scale * grid, LUT that decodes the codes.
+// The p = 1 grid as a GPTQ Grid: per-row RMS scale, values on scale * grid, one stored scale per row.
 TEST(Higgs, ScalarGridAdapterForGptq) {
   const int64_t rows = 6, ncols = 128;
   const std::vector<float> w = gaussian_matrix(rows, ncols, 6);
   const sq::HiggsScalarGrid grid(16);
   EXPECT_EQ(grid.bits(), 4);
-  EXPECT_EQ(grid.kind(), sq::GridKind::Lut);
+  EXPECT_EQ(grid.kind(), sq::GridKind::Gaussian);
   const auto group = grid.fit(w.data(), ncols, rows, ncols, nullptr);
   const sq::GaussianGrid& g = sq::gaussian_grid(1, 16);
   sq::QuantizedLayer layer;
   group->store(layer);
-  ASSERT_EQ(layer.lut.size(), size_t(rows * 16));
+  ASSERT_EQ(layer.scales.size(), size_t(rows));
   std::vector<float> col(rows), values(rows);
   std::vector<uint8_t> codes(rows);
   double err = 0, ref = 0;
@@ -154,16 +154,25 @@ TEST(Higgs, ScalarGridAdapterForGptq) {
     for (int64_t r = 0; r < rows; ++r) col[size_t(r)] = w[size_t(r * ncols + j)];
     group->quantize_column(col.data(), rows, codes.data(), values.data());
     for (int64_t r = 0; r < rows; ++r) {
+      const float s = layer.scales[size_t(r)];
       ASSERT_LT(codes[size_t(r)], 16);
-      ASSERT_EQ(values[size_t(r)], layer.lut[size_t(r * 16 + codes[size_t(r)])]);
+      ASSERT_EQ(values[size_t(r)], s * g.points[codes[size_t(r)]]);
       // Nearest level: no other level of this row is closer.
       for (int c = 0; c < 16; ++c)
-        ASSERT_LE(std::abs(values[size_t(r)] - col[size_t(r)]), std::abs(layer.lut[size_t(r * 16 + c)] - col[size_t(r)]) + 1e-7f);
+        ASSERT_LE(std::abs(values[size_t(r)] - col[size_t(r)]), std::abs(s * g.points[c] - col[size_t(r)]) + 1e-7f);
       err += std::pow(double(values[size_t(r)]) - col[size_t(r)], 2);
       ref += double(col[size_t(r)]) * col[size_t(r)];
     }
   }
   EXPECT_NEAR(err / ref, g.mse, 0.25 * g.mse);  // 128 samples per row: loose
+  // fp16 scale storage: every stored scale is an fp16 value.
+  const sq::HiggsScalarGrid grid16(16, sq::ScaleStorage::F16);
+  sq::QuantizedLayer layer16;
+  grid16.fit(w.data(), ncols, rows, ncols, nullptr)->store(layer16);
+  for (int64_t r = 0; r < rows; ++r) {
+    EXPECT_EQ(layer16.scales[size_t(r)], sq::stored_scale(layer.scales[size_t(r)], sq::ScaleStorage::F16));
+    EXPECT_NEAR(layer16.scales[size_t(r)], layer.scales[size_t(r)], 1e-3 * layer.scales[size_t(r)]);
+  }
 }
 
 // The HIGGS grids as knapsack options: bits include the scale overhead, and the DP spends a 3.25-bit

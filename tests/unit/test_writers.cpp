@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "io/safetensors_source.hpp"
@@ -77,8 +79,24 @@ TEST(Writers, EveryFormatReadsBackTheQuantizedWeights) {
 
   for (const std::string format : {"gptq", "lut", "sq"}) {
     const std::string out = (tmp.path / ("out_" + format)).string();
-    sq::write_output(out, format, req);
+    const sq::OutputStats stats = sq::write_output(out, format, req);
     ASSERT_TRUE(fs::exists(out + "/config.json")) << format;
+    // Effective bits count every stored byte of the layer. GPTQ: 4-bit codes + per row an int32-packed zero
+    // (4 bits), an fp16 scale, plus the int32 g_idx per column. LUT: codes + 16 fp16 levels per row.
+    EXPECT_EQ(stats.quantized_weights, rows * cols) << format;
+    if (format == "gptq") {
+      EXPECT_EQ(stats.quantized_bytes, rows * cols / 2 + rows / 2 + 2 * rows + 4 * cols);
+    } else if (format == "lut") {
+      EXPECT_EQ(stats.quantized_bytes, rows * cols / 2 + 2 * 16 * rows);
+    } else {
+      EXPECT_GT(stats.quantized_bytes, 0);
+    }
+    std::printf("%s: %.3f effective bits per weight (%lld bytes)\n", format.c_str(), stats.bits_per_weight(),
+                (long long)stats.quantized_bytes);
+    std::ifstream cfg(out + "/config.json");
+    const auto config = nlohmann::json::parse(cfg);
+    EXPECT_DOUBLE_EQ(config.at("quantization_config").at("effective_bits_per_weight").get<double>(),
+                     stats.bits_per_weight());
     const auto src = sq::open_quantized_weights(out);
     ASSERT_NE(src, nullptr) << format;
     const auto w = src->read_f32(prefix + ".weight");

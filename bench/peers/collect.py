@@ -1,0 +1,55 @@
+"""Gather the JSON lines of a comparison run into bench/peers/results.json (what plot.py and PEERS.md use).
+
+Usage: python3 bench/peers/collect.py OUT_DIR [bench/peers/results.json]
+Reads OUT_DIR/ours.jsonl (streamquant), OUT_DIR/peers.jsonl (reference drivers) and OUT_DIR/llamacpp.jsonl.
+Bits per weight of streamquant rows: the figure `streamquant quantize` printed (its log), with the reference rows'
+storage count (common.py: b-bit codes + fp16 scale + b-bit zero per group, or 2^b fp16 centroids per row) kept
+as bpw_formula.
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+FP16 = {"ppl_sotu_test": 27.373172, "ppl_moby_dick": 58.166428,
+        "source": "streamquant eval of the fp16 model (bench/RESULTS.md)"}
+
+
+def read(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip().startswith("{")]
+
+
+def main():
+    out_dir = sys.argv[1]
+    dst = sys.argv[2] if len(sys.argv) > 2 else "bench/peers/results.json"
+    rows = []
+    for r in read(os.path.join(out_dir, "ours.jsonl")):
+        log = os.path.join(out_dir, f"q-{r['method']}-{r['bits']}-{r['group_size']}-s{r['seed']}.log")
+        reported = [ln for ln in open(log) if ln.startswith("effective bits per weight")] if os.path.exists(log) else []
+        if reported:  # what streamquant wrote: its own stored bytes, scales and zeros included
+            r["bpw_reported"] = float(reported[-1].split(":")[1].split()[0])
+        if r["method"] == "leanquant":
+            r["bpw_formula"] = r["bits"] + (2 ** r["bits"]) * 16 / 576.0
+        else:
+            r["bpw_formula"] = common.affine_bpw(r["bits"], r["group_size"], cols=576)
+        r["bpw"] = r.get("bpw_reported", r["bpw_formula"])
+        rows.append(r)
+    rows += read(os.path.join(out_dir, "peers.jsonl"))
+    llama = read(os.path.join(out_dir, "llamacpp.jsonl"))
+    data = {"fp16": FP16, "rows": rows + [r for r in llama if r["method"] != "F16"],
+            "llamacpp_f16": next((r for r in llama if r["method"] == "F16"), None),
+            "settings": {"calibration": "sotu-calib, 16 x 512 tokens, seed 0 (mt19937_64 offsets)",
+                         "evaluation": "non-overlapping 512-token windows over the first 8192 tokens",
+                         "threads": 2}}
+    with open(dst, "w") as f:
+        json.dump(data, f, indent=1)
+    print("wrote", dst, len(data["rows"]), "rows")
+
+
+if __name__ == "__main__":
+    main()

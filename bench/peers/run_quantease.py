@@ -1,0 +1,80 @@
+"""QuantEase (coordinate descent, optionally outlier-aware) from the linkedin/QuantEase reference
+(method/quantease.py, method/quantease_outlier.py, method/quant.py) on CPU, with streamquant's calibration
+samples and perplexity windows (see common.py).
+
+Usage: python3 bench/peers/run_quantease.py --src /path/to/peers --bits 4 [--group-size -1]
+         [--outlier 0.01 [--structure-outlier]] [--num-iter 30] [--seed 0] [--json-out F]
+  (--src: the folder holding the QuantEase checkout as QuantEase/)
+Settings follow the reference README (30 iterations, true-sequential, per-row asymmetric min-max grid,
+no act-order).
+CPU blocker in the reference: fasterquant() times itself with torch.cuda.Event(enable_timing=True) and
+torch.cuda.synchronize(), which fail without a GPU; both are replaced at run time by no-op stand-ins.
+"""
+import os
+
+import torch
+
+import common
+
+
+class _NoGpuEvent:
+    """Stands in for torch.cuda.Event in the reference's timing code on a CPU-only run."""
+
+    def __init__(self, *a, **k):
+        pass
+
+    def record(self, *a, **k):
+        pass
+
+    def elapsed_time(self, _other):
+        return 0.0
+
+
+def main():
+    p = common.base_args(__doc__)
+    p.add_argument("--src", required=True)
+    p.add_argument("--outlier", type=float, default=0.0)
+    p.add_argument("--structure-outlier", action="store_true")
+    p.add_argument("--num-iter", type=int, default=30)
+    args = p.parse_args()
+    common.add_peer_path(os.path.join(args.src, "QuantEase"))
+    torch.cuda.Event = _NoGpuEvent
+    torch.cuda.synchronize = lambda *a, **k: None
+    from method.quant import Quantizer
+    from method.quantease import QuantEase
+    from method.quantease_outlier import QuantEaseOutlier
+
+    class Layer:
+        def __init__(self, name, linear):
+            if args.outlier > 0:
+                self.q = QuantEaseOutlier(linear, num_iter=args.num_iter, outlier=args.outlier,
+                                          structure_outlier=args.structure_outlier)
+                self.q.quantizer = Quantizer()
+                kw = {} if args.structure_outlier else {"outlier": args.outlier}
+                self.q.quantizer.configure(args.bits, perchannel=True, sym=False, mse=False, **kw)
+            else:
+                self.q = QuantEase(linear, num_iter=args.num_iter)
+                self.q.quantizer = Quantizer()
+                self.q.quantizer.configure(args.bits, perchannel=True, sym=False, mse=False)
+
+        def add_batch(self, inp, out):
+            self.q.add_batch(inp, out)
+
+        def quantize(self):
+            self.q.fasterquant(group_size=args.group_size, static_groups=False, actorder=False)
+            self.q.free()
+
+    def quantize(model, samples):
+        common.quantize_sequential(model, samples, Layer, log=lambda *_: None)
+
+    args.method = "quantease" + ("-outlier" if args.outlier > 0 else "")
+    bpw = common.affine_bpw(args.bits, args.group_size, cols=576)
+    if args.outlier > 0:  # a sparse fp16 value + int16 column index per outlier (the paper counts ~0.16 bit at 1%)
+        bpw += args.outlier * 32
+    common.run(args, quantize, bpw, tool="linkedin/QuantEase",
+               extra={"outlier": args.outlier, "structure_outlier": args.structure_outlier,
+                      "num_iter": args.num_iter})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+module streamquant
+
+go 1.19

@@ -1,0 +1,75 @@
+"""QuantEase through the CLI: plain QuantEase writes a GPTQ checkpoint; with outliers it needs the sq format
+(the outliers travel as CSR payloads) and the GPTQ writer refuses it with a message that says why."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import CLI, SOURCE_DIR
+
+np = pytest.importorskip("numpy")
+safetensors = pytest.importorskip("safetensors")
+safetensors_numpy = pytest.importorskip("safetensors.numpy")
+
+MAKE_TINY = SOURCE_DIR / "tools" / "make_tiny_model.py"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    if not MAKE_TINY.exists():
+        pytest.skip(f"{MAKE_TINY} is not in the tree")
+    if not CLI.exists():
+        pytest.skip(f"CLI not built at {CLI}")
+    root = tmp_path_factory.mktemp("tiny")
+    model = root / "model"
+    subprocess.run([sys.executable, str(MAKE_TINY), str(model)], check=True)
+    rng = np.random.default_rng(0)
+    config = json.loads((model / "config.json").read_text())
+    calib = root / "calib.npy"
+    np.save(calib, rng.integers(0, config["vocab_size"], size=4096, dtype=np.int32))
+    return model, calib
+
+
+def quantize(tiny, out, *extra):
+    model, calib = tiny
+    args = [str(CLI), "quantize", str(model), "-o", str(out), "--calib", str(calib), "--nsamples", "4",
+            "--seqlen", "32", "--threads", "1", "--method", "quantease", "--sweeps", "4", *map(str, extra)]
+    return subprocess.run(args, capture_output=True, text=True)
+
+
+def test_plain_quantease_writes_gptq(tiny, tmp_path):
+    proc = quantize(tiny, tmp_path / "out", "--bits", "4", "--group-size", "32", "--format", "gptq")
+    assert proc.returncode == 0, proc.stderr
+    tensors = safetensors_numpy.load_file(str(tmp_path / "out" / "model.safetensors"))
+    assert tensors["model.layers.0.self_attn.q_proj.qweight"].dtype == np.int32
+
+
+def test_outliers_travel_in_the_sq_format(tiny, tmp_path):
+    out = tmp_path / "out"
+    proc = quantize(tiny, out, "--bits", "3", "--group-size", "-1", "--format", "sq", "--outlier-fraction", "0.02",
+                    "--outlier-structure", "unstructured", "--init", "gptq")
+    assert proc.returncode == 0, proc.stderr
+    with safetensors.safe_open(str(out / "model.safetensors"), "np") as f:
+        meta = f.metadata()
+        keys = set(f.keys())
+    q = "model.layers.0.self_attn.q_proj"
+    scheme = json.loads(meta[f"sq.scheme.{q}"])
+    assert scheme["method"] == "quantease"
+    assert scheme["outliers"] > 0
+    for part in ("outlier_row_ptr", "outlier_col", "outlier_val"):
+        assert f"{q}.sq.{part}" in keys
+
+
+def test_gptq_format_refuses_outliers(tiny, tmp_path):
+    proc = quantize(tiny, tmp_path / "out", "--bits", "3", "--group-size", "-1", "--format", "gptq",
+                    "--outlier-fraction", "0.02")
+    assert proc.returncode != 0
+    assert "outliers" in proc.stderr and "sq" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_option_is_named(tiny, tmp_path):
+    proc = quantize(tiny, tmp_path / "out", "--sweeps", "0", "--format", "gptq")
+    assert proc.returncode != 0
+    assert "sweeps" in proc.stderr, proc.stderr
