@@ -4,7 +4,7 @@ set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 APT_PACKAGES="build-essential cmake pkg-config zstd libzstd-dev nlohmann-json3-dev libopenblas-dev liblapacke-dev \
 libcli11-dev libpcre2-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pip \
-golang-go mono-devel"
+golang-go mono-devel clang libclang-rt-dev"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -1,5 +1,6 @@
 #include "pipeline/job.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include "pipeline/quantize_call.hpp"
 #include "pipeline/spool.hpp"
 #include "util/atomic_output.hpp"
+#include "util/dtype.hpp"
 #include "util/error.hpp"
 
 namespace sq {
@@ -106,10 +108,19 @@ std::string Job::fingerprint() const {
   Fnv1a f;
   f.add(std::to_string(kSqFormatVersion));
   f.add(config().raw.dump());
-  for (const auto& t : model_.weights->tensors()) {
+  const auto& tensors = model_.weights->tensors();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorDesc& t = tensors[i];
     f.add(t.name);
     f.add(&t.dtype, sizeof t.dtype);
     for (int64_t d : t.shape) f.add(&d, sizeof d);
+    // Two models of the same architecture differ only in their values: sample each tensor's bytes (start,
+    // middle, end) so a checkpoint of another fine-tune is refused, without reading the whole model.
+    if (const auto* raw = static_cast<const uint8_t*>(model_.weights->raw_data(i))) {
+      const size_t bytes = dtype_storage_bytes(t.dtype, t.numel(), t.name);
+      const size_t window = std::min<size_t>(bytes, 64);
+      for (size_t at : {size_t(0), (bytes - window) / 2, bytes - window}) f.add(raw + at, window);
+    }
   }
   f.add(opts_.canonical());
   f.add(be_.name());
@@ -173,7 +184,8 @@ void Job::start() {
   bool resumed = false;
   if (opts_.resume && fs::exists(state_path)) {
     const auto state = nlohmann::json::parse(read_file(state_path), nullptr, false);
-    if (state.is_discarded() || !state.contains("fingerprint") || !state.contains("next_block"))
+    if (state.is_discarded() || !state.is_object() || !state.contains("fingerprint") ||
+        !state["fingerprint"].is_string() || !state.contains("next_block") || !state["next_block"].is_number_integer())
       throw_error(SQ_ERR_FORMAT, "checkpoint file '", state_path, "' is malformed");
     if (state["fingerprint"].get<std::string>() != fp)
       throw_error(SQ_ERR_STATE, "checkpoint in '", work_dir_,
@@ -235,7 +247,13 @@ void Job::quantize_block(int64_t block) {
         throw_error(SQ_ERR_FORMAT, "tensor '", prefix, ".weight' has ", weight.size(), " elements, not a multiple of ",
                     cols, " input features");
       const int64_t rows = int64_t(weight.size()) / cols;
-      QuantizedLayer q = quantize_linear(be_, weight.data(), rows, cols, acc->matrix().data(), opts_, log_, prefix);
+      QuantizedLayer q;
+      try {
+        q = quantize_linear(be_, weight.data(), rows, cols, acc->matrix().data(), opts_, log_, prefix);
+      } catch (const Error& e) {
+        // The quantizer sees bare matrices; name the tensor so a NaN weight or a singular Hessian can be found.
+        throw Error(e.code(), cat("tensor '", prefix, ".weight': ", e.what()));
+      }
       if (q.dequant.size() != weight.size())
         throw_error(SQ_ERR_INTERNAL, "quantizer returned ", q.dequant.size(), " weights for '", prefix, "' (", rows,
                     "x", cols, ")");

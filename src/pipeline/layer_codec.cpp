@@ -26,7 +26,10 @@ std::vector<uint8_t> compress(const void* data, size_t n) {
 
 std::vector<uint8_t> decompress(const uint8_t* frame, size_t n, size_t expected, const std::string& what) {
   const unsigned long long size = ZSTD_getFrameContentSize(frame, n);
-  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size != expected)
+  // A zstd block yields at most 128 KiB and takes at least 3 bytes, so a frame claiming more than that is
+  // corrupt: refusing it here keeps a hostile size field from reserving memory the frame can never fill.
+  const unsigned long long most = (static_cast<unsigned long long>(n) / 3 + 1) * (128u << 10);
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size != expected || size > most)
     throw_error(SQ_ERR_FORMAT, "sq payload '", what, "': zstd frame does not hold the expected ", expected, " bytes");
   std::vector<uint8_t> out(expected);
   const size_t got = ZSTD_decompress(out.data(), out.size(), frame, n);
@@ -325,6 +328,9 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
     if (l.rows <= 0 || l.cols <= 0 || l.bits < 1 || l.bits > 8 || l.n_groups <= 0 ||
         l.n_groups > (l.grid == GridKind::Gaussian ? l.rotation.cols_padded : l.cols))
       throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': invalid shape or bits in scheme ", scheme.dump());
+    // 2^48 elements is far beyond any layer; the bound keeps every size product below from overflowing.
+    if (l.rows > (int64_t(1) << 48) / l.cols)
+      throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': ", l.rows, " x ", l.cols, " elements is not a layer size");
     const size_t numel = size_t(l.rows * l.cols);
     const size_t params = size_t(l.n_groups * l.rows);
     if (l.grid == GridKind::ColumnLut) {

@@ -28,7 +28,7 @@ class QuantizedSource : public WeightSource {
     if (kind_ == Kind::Sq) {
       for (auto& [prefix, scheme] : list_sq_layers(file_)) {
         layers_[prefix] = scheme;
-        tensors_.push_back({prefix + ".weight", SQ_DTYPE_F32, {scheme.at("rows").get<int64_t>(), scheme.at("cols").get<int64_t>()}});
+        tensors_.push_back({prefix + ".weight", SQ_DTYPE_F32, {scheme_dim(prefix, scheme, "rows"), scheme_dim(prefix, scheme, "cols")}});
         origin_.push_back(SIZE_MAX);
       }
       for (size_t i = 0; i < ts.size(); ++i)
@@ -68,6 +68,14 @@ class QuantizedSource : public WeightSource {
   }
 
  private:
+  // A layer's shape as its scheme states it; decode_layer checks the payloads against it later.
+  int64_t scheme_dim(const std::string& prefix, const nlohmann::json& scheme, const char* key) const {
+    const auto it = scheme.is_object() ? scheme.find(key) : scheme.end();
+    if (it == scheme.end() || !it->is_number_integer() || it->get<int64_t>() <= 0)
+      throw_error(SQ_ERR_FORMAT, "file '", file_, "': scheme of layer '", prefix, "' needs a positive integer '", key, "'");
+    return it->get<int64_t>();
+  }
+
   bool is_part(const std::string& n) const {
     for (const char* s : {".qzeros", ".scales", ".g_idx", ".lookup_table"}) {
       const std::string suf = s;

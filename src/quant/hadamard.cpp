@@ -12,7 +12,10 @@ namespace {
 
 // GCC on x86-64 builds the butterflies once per ISA and picks at load time, so a portable (SSE2) build
 // still runs AVX2 code where the CPU has it. Elsewhere the plain loop is compiled for the target as usual.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+// Not under ThreadSanitizer: the clone's ifunc resolver is instrumented and runs at relocation time, before
+// the TSan runtime is initialised, and crashes the program on start.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__)
 #define SQ_FWHT_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define SQ_FWHT_CLONES

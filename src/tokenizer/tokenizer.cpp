@@ -61,7 +61,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json(std::string_view text, const std
   json doc;
   try {
     doc = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e400
     throw_error(SQ_ERR_FORMAT, source, ": not valid JSON: ", e.what());
   }
   const JsonPlace root{source, ""};
