@@ -9,70 +9,7 @@ void check_bits(int bits) {
   if (bits < 1 || bits > 8) throw_error(SQ_ERR_INVALID_ARGUMENT, "bit packing: bits must be in [1, 8], got ", bits);
 }
 
-// Write field `index` (b bits) of a stream laid over 32-bit words at words[word * stride].
-inline void put_field(uint32_t* words, int64_t stride, uint64_t index, int bits, uint32_t value) {
-  const uint64_t bit = index * uint64_t(bits);
-  const uint64_t w = bit / 32, off = bit % 32;
-  words[w * uint64_t(stride)] |= value << off;
-  if (off + uint64_t(bits) > 32) words[(w + 1) * uint64_t(stride)] |= value >> (32 - off);
-}
-
-inline uint32_t get_field(const uint32_t* words, int64_t stride, uint64_t index, int bits) {
-  const uint64_t bit = index * uint64_t(bits);
-  const uint64_t w = bit / 32, off = bit % 32;
-  uint64_t v = words[w * uint64_t(stride)] >> off;
-  if (off + uint64_t(bits) > 32) v |= uint64_t(words[(w + 1) * uint64_t(stride)]) << (32 - off);
-  return uint32_t(v) & ((1u << bits) - 1u);
-}
-
-int64_t words_for(int64_t n, int bits, const char* what) {
-  if ((n * bits) % 32 != 0)
-    throw_error(SQ_ERR_UNSUPPORTED, "GPTQ packing: ", what, " ", n, " times ", bits,
-                " bits is not a multiple of 32 bits");
-  return n * bits / 32;
-}
-
 }  // namespace
-
-std::vector<int32_t> pack_qweight(const uint8_t* codes, int64_t rows, int64_t cols, int bits) {
-  check_bits(bits);
-  const int64_t nwords = words_for(cols, bits, "in_features");
-  std::vector<uint32_t> words(size_t(nwords * rows), 0u);
-  const uint32_t mask = (1u << bits) - 1u;
-  for (int64_t n = 0; n < rows; ++n)
-    for (int64_t k = 0; k < cols; ++k) put_field(words.data() + n, rows, uint64_t(k), bits, codes[n * cols + k] & mask);
-  return std::vector<int32_t>(words.begin(), words.end());
-}
-
-std::vector<uint8_t> unpack_qweight(const int32_t* qweight, int64_t rows, int64_t cols, int bits) {
-  check_bits(bits);
-  words_for(cols, bits, "in_features");
-  const auto* words = reinterpret_cast<const uint32_t*>(qweight);
-  std::vector<uint8_t> codes(size_t(rows * cols));
-  for (int64_t n = 0; n < rows; ++n)
-    for (int64_t k = 0; k < cols; ++k) codes[size_t(n * cols + k)] = uint8_t(get_field(words + n, rows, uint64_t(k), bits));
-  return codes;
-}
-
-std::vector<int32_t> pack_qzeros(const uint32_t* values, int64_t n_groups, int64_t rows, int bits) {
-  check_bits(bits);
-  const int64_t nwords = words_for(rows, bits, "out_features");
-  std::vector<uint32_t> words(size_t(n_groups * nwords), 0u);
-  const uint32_t mask = (1u << bits) - 1u;
-  for (int64_t g = 0; g < n_groups; ++g)
-    for (int64_t n = 0; n < rows; ++n) put_field(words.data() + g * nwords, 1, uint64_t(n), bits, values[g * rows + n] & mask);
-  return std::vector<int32_t>(words.begin(), words.end());
-}
-
-std::vector<uint32_t> unpack_qzeros(const int32_t* qzeros, int64_t n_groups, int64_t rows, int bits) {
-  check_bits(bits);
-  const int64_t nwords = words_for(rows, bits, "out_features");
-  const auto* words = reinterpret_cast<const uint32_t*>(qzeros);
-  std::vector<uint32_t> out(size_t(n_groups * rows));
-  for (int64_t g = 0; g < n_groups; ++g)
-    for (int64_t n = 0; n < rows; ++n) out[size_t(g * rows + n)] = get_field(words + g * nwords, 1, uint64_t(n), bits);
-  return out;
-}
 
 std::vector<uint8_t> pack_bitstream(const uint8_t* values, size_t n, int bits) {
   check_bits(bits);

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/safetensors_source.hpp"
-#include "pipeline/bit_packing.hpp"
+#include "quant/pack.hpp"
 #include "pipeline/layer_codec.hpp"
 #include "pipeline/spool.hpp"
 #include "util/atomic_output.hpp"
@@ -125,7 +125,7 @@ class QuantizedSource : public WeightSource {
     const int64_t rows = shape[0], cols = shape[1];
     const int bits = bits_of(prefix);
     const auto* qw = dense<int32_t>(prefix + ".qweight", SQ_DTYPE_I32, uint64_t(cols * bits / 32 * rows));
-    const auto codes = unpack_qweight(qw, rows, cols, bits);
+    const auto codes = gptq::unpack_qweight(qw, rows, cols, bits);
     std::vector<float> w(size_t(rows * cols));
     if (kind_ == Kind::Lut) {
       const int64_t levels = int64_t(1) << bits;
@@ -142,13 +142,15 @@ class QuantizedSource : public WeightSource {
     const int64_t n_groups = inner_->tensors()[si].shape[0];
     const auto* scales = dense<uint16_t>(prefix + ".scales", SQ_DTYPE_F16, uint64_t(n_groups * rows));
     const auto* qz = dense<int32_t>(prefix + ".qzeros", SQ_DTYPE_I32, uint64_t(n_groups * rows * bits / 32));
-    const auto zeros = unpack_qzeros(qz, n_groups, rows, bits);
+    // Integer zero points; v1 checkpoints store z - 1 and unpack_qzeros adds the 1 back.
+    const auto zeros =
+        gptq::unpack_qzeros(qz, n_groups, rows, bits, v1_ ? gptq::CheckpointFormat::V1 : gptq::CheckpointFormat::V2);
     for (int64_t k = 0; k < cols; ++k) {
       const int64_t g = g_idx[k];
       if (g < 0 || g >= n_groups)
         throw_error(SQ_ERR_FORMAT, "file '", file_, "': ", prefix, ".g_idx[", k, "] = ", g, " outside [0, ", n_groups, ")");
       for (int64_t n = 0; n < rows; ++n) {
-        const float z = float(zeros[size_t(g * rows + n)]) + (v1_ ? 1.0f : 0.0f);
+        const float z = float(zeros[size_t(g * rows + n)]);
         w[size_t(n * cols + k)] = half_to_float(scales[g * rows + n]) * (float(codes[size_t(n * cols + k)]) - z);
       }
     }

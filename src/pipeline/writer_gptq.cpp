@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "io/safetensors_writer.hpp"
-#include "pipeline/bit_packing.hpp"
+#include "quant/pack.hpp"
 #include "pipeline/spool.hpp"
 #include "pipeline/writer.hpp"
 #include "util/atomic_output.hpp"
@@ -84,21 +84,20 @@ std::vector<PackedTensor> pack_gptq_layer(const std::string& prefix, const Quant
   if (!why.empty())
     throw_error(SQ_ERR_UNSUPPORTED, "layer '", prefix, "' ", why, ", which the GPTQ format cannot hold: use format 'sq'",
                 l.grid == GridKind::Lut ? " or 'lut'" : "");
-  std::vector<uint32_t> z(l.zeros.size());
-  for (size_t i = 0; i < z.size(); ++i) {
-    const long zi = std::lround(l.zeros[i]) - (v1 ? 1 : 0);
-    if (zi < 0 || zi >= (1L << l.bits))
-      throw_error(SQ_ERR_NUMERIC, "layer '", prefix, "': zero point ", l.zeros[i], " outside the ", l.bits, "-bit range");
-    z[i] = uint32_t(zi);
+  for (float zero : l.zeros) {
+    const long stored = std::lround(zero) - (v1 ? 1 : 0);  // v1 checkpoints store z - 1
+    if (stored < 0 || stored >= (1L << l.bits))
+      throw_error(SQ_ERR_NUMERIC, "layer '", prefix, "': zero point ", zero, " outside the ", l.bits, "-bit range");
   }
   std::vector<int32_t> g_idx = l.g_idx;
   if (g_idx.empty())
     for (int64_t k = 0; k < l.cols; ++k) g_idx.push_back(int32_t(l.group_size > 0 ? k / l.group_size : 0));
   std::vector<PackedTensor> out;
   out.push_back(make_tensor(prefix + ".qweight", SQ_DTYPE_I32, {l.cols * l.bits / 32, l.rows},
-                            pack_qweight(l.codes.data(), l.rows, l.cols, l.bits)));
+                            gptq::pack_qweight(l.codes.data(), l.rows, l.cols, l.bits)));
   out.push_back(make_tensor(prefix + ".qzeros", SQ_DTYPE_I32, {l.n_groups, l.rows * l.bits / 32},
-                            pack_qzeros(z.data(), l.n_groups, l.rows, l.bits)));
+                            gptq::pack_qzeros(l.zeros.data(), l.n_groups, l.rows, l.bits,
+                                              v1 ? gptq::CheckpointFormat::V1 : gptq::CheckpointFormat::V2)));
   out.push_back(make_tensor(prefix + ".scales", SQ_DTYPE_F16, {l.n_groups, l.rows}, to_f16(l.scales, prefix + ".scales")));
   out.push_back(make_tensor(prefix + ".g_idx", SQ_DTYPE_I32, {l.cols}, g_idx));
   return out;
@@ -121,7 +120,7 @@ std::vector<PackedTensor> pack_lut_layer(const std::string& prefix, const Quanti
   }
   std::vector<PackedTensor> out;
   out.push_back(make_tensor(prefix + ".qweight", SQ_DTYPE_I32, {l.cols * l.bits / 32, l.rows},
-                            pack_qweight(l.codes.data(), l.rows, l.cols, l.bits)));
+                            gptq::pack_qweight(l.codes.data(), l.rows, l.cols, l.bits)));
   out.push_back(make_tensor(prefix + ".lookup_table", SQ_DTYPE_F16, {l.rows, levels}, to_f16(lut, prefix + ".lookup_table")));
   return out;
 }
