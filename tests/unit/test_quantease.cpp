@@ -282,7 +282,10 @@ TEST(QuantEase, BadOptionsNameTheOption) {
                                                      {"init", "rtn"},           {"outlier_fraction", "0.6"},
                                                      {"outlier_fraction", "-1"}, {"outlier_structure", "rows"},
                                                      {"relax_sweeps", "-2"}};
-  for (const auto& [key, value] : bad) {
+  for (const auto& entry : bad) {
+    // Not a structured binding: C++17 lambdas cannot capture those (clang rejects it).
+    const char* key = entry.first;
+    const char* value = entry.second;
     const std::string msg = error_message([&] { sq::set_option(o, key, value); }, SQ_ERR_INVALID_ARGUMENT);
     EXPECT_NE(msg.find(key), std::string::npos) << msg;
     sq::JobOptions job;
