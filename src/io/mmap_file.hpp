@@ -25,4 +25,10 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Drop the resident pages of [p, p + n) of a read-only private mapping (madvise MADV_DONTNEED on the pages
+// that hold it). The mapping stays valid: a later read pages the data back in from the page cache. Streaming
+// uses it after a tensor has been converted, so file pages read once do not accumulate in the resident set
+// of a run over a model larger than memory. Best effort: failures are ignored.
+void release_mapped_pages(const void* p, size_t n);
+
 }  // namespace sq

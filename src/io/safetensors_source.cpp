@@ -168,7 +168,10 @@ class SafetensorsSource final : public WeightSource {
       throw_error(SQ_ERR_UNSUPPORTED, "file '", files_[locs_[index].file]->path(), "': tensor '", t.name,
                   "' has dtype ", dtype_name(t.dtype), ", which cannot be read as float (only F32, F16, BF16 can)");
     const size_t n = size_t(t.numel());
-    if (n > 0) convert_to_f32(t.dtype, locs_[index].data, dst, n);  // an empty dst may be nullptr
+    if (n == 0) return;  // an empty dst may be nullptr
+    convert_to_f32(t.dtype, locs_[index].data, dst, n);
+    // The caller now holds the values; the file pages need not stay resident (see release_mapped_pages).
+    release_mapped_pages(locs_[index].data, n * dtype_size(t.dtype));
   }
 
   const void* raw_data(size_t index) const override {
