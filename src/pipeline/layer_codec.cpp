@@ -14,6 +14,16 @@
 namespace sq {
 namespace {
 
+// An integer field of a scheme. Checked first: nlohmann converts a JSON float such as 1e21 to an integer type
+// with an out-of-range (undefined) cast, and schemes come from files.
+int64_t int_at(const nlohmann::json& j, const char* key, const std::string& name) {
+  const auto& v = j.at(key);
+  if (!v.is_number_integer())
+    throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': scheme field '", key, "' must be an integer; got ", v.dump());
+  return v.get<int64_t>();
+}
+
+
 constexpr int kZstdLevel = 3;  // single-threaded zstd is deterministic: equal inputs give equal frames
 
 std::vector<uint8_t> compress(const void* data, size_t n) {
@@ -49,7 +59,9 @@ template <typename T>
 std::vector<T> fetch_array(const nlohmann::json& scheme, const PayloadFetch& fetch, const std::string& part,
                            size_t count, const std::string& name) {
   const auto& info = scheme.at("payloads").at(part);
-  const size_t raw = info.at("raw_bytes").get<size_t>();
+  const int64_t raw_field = int_at(info, "raw_bytes", name);
+  if (raw_field < 0) throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': payload '", part, "' has a negative size");
+  const size_t raw = size_t(raw_field);
   if (raw != count * sizeof(T))
     throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': payload '", part, "' holds ", raw, " bytes, expected ",
                 count * sizeof(T));
@@ -82,8 +94,8 @@ void encode_gaussian_scheme(const QuantizedLayer& l, nlohmann::json& scheme) {
 
 // Fills grid_dim, grid_points and rotation, checking what later arithmetic relies on.
 void decode_gaussian_scheme(const nlohmann::json& scheme, const std::string& name, QuantizedLayer& l) {
-  l.grid_dim = scheme.at("grid_dim").get<int>();
-  l.grid_points = scheme.at("grid_points").get<int>();
+  l.grid_dim = int(int_at(scheme, "grid_dim", name));
+  l.grid_points = int(int_at(scheme, "grid_points", name));
   bool shipped = false;
   for (const auto& g : gaussian_grids()) shipped |= g.p == l.grid_dim && g.n == l.grid_points;
   if (!shipped || l.bits < 1 || l.bits > 8 || (1 << l.bits) != l.grid_points)
@@ -95,10 +107,10 @@ void decode_gaussian_scheme(const nlohmann::json& scheme, const std::string& nam
     if (r.at("type").get<std::string>() != "hadamard")
       throw_error(SQ_ERR_UNSUPPORTED, "sq layer '", name, "': rotation type '", r.at("type").get<std::string>(),
                   "' is not one this library decodes (expected \"hadamard\")");
-    l.rotation.size = r.at("size").get<int64_t>();
+    l.rotation.size = int_at(r, "size", name);
     l.rotation.random_signs = r.at("random_signs").get<bool>();
-    l.rotation.seed = r.at("seed").get<uint64_t>();
-    l.rotation.cols_padded = r.at("cols_padded").get<int64_t>();
+    l.rotation.seed = uint64_t(int_at(r, "seed", name));
+    l.rotation.cols_padded = int_at(r, "cols_padded", name);
     if (!is_hadamard_size(l.rotation.size) || l.rotation.size < 2 || l.rotation.cols_padded < l.cols ||
         l.rotation.cols_padded % l.rotation.size != 0 || l.rotation.cols_padded - l.cols >= l.rotation.size)
       throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': rotation of size ", l.rotation.size, " over ",
@@ -128,7 +140,7 @@ void encode_outliers(const QuantizedLayer& l, EncodedLayer& enc) {
 SparseOutliers decode_outliers(const nlohmann::json& scheme, const PayloadFetch& fetch, const QuantizedLayer& l,
                                const std::string& name) {
   SparseOutliers o;
-  const int64_t count = scheme.value("outliers", int64_t(0));
+  const int64_t count = scheme.contains("outliers") ? int_at(scheme, "outliers", name) : 0;
   if (count < 0 || count > l.rows * l.cols)
     throw_error(SQ_ERR_FORMAT, "sq layer '", name, "': outlier count ", count, " outside [0, ", l.rows * l.cols, "]");
   if (count == 0) return o;
@@ -305,15 +317,17 @@ EncodedLayer encode_layer(const QuantizedLayer& l) {
 
 QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fetch, const std::string& name) {
   try {
-    if (scheme.at("version").get<int>() > kSqFormatVersion)
-      throw_error(SQ_ERR_UNSUPPORTED, "sq layer '", name, "': format version ", scheme.at("version").get<int>(),
+    const int64_t version = int_at(scheme, "version", name);
+    if (version > kSqFormatVersion)
+      throw_error(SQ_ERR_UNSUPPORTED, "sq layer '", name, "': format version ", version,
                   " is newer than this library's ", kSqFormatVersion);
     QuantizedLayer l;
-    l.rows = scheme.at("rows").get<int64_t>();
-    l.cols = scheme.at("cols").get<int64_t>();
-    l.bits = scheme.at("bits").get<int>();
-    l.group_size = scheme.at("group_size").get<int64_t>();
-    l.n_groups = scheme.at("n_groups").get<int64_t>();
+    l.rows = int_at(scheme, "rows", name);
+    l.cols = int_at(scheme, "cols", name);
+    const int64_t bits = int_at(scheme, "bits", name);
+    l.bits = bits >= 1 && bits <= 8 ? int(bits) : 0;  // 0 is refused below
+    l.group_size = int_at(scheme, "group_size", name);
+    l.n_groups = int_at(scheme, "n_groups", name);
     l.sym = scheme.at("sym").get<bool>();
     const std::string grid = scheme.at("grid").get<std::string>();
     if (grid == grid_kind_name(GridKind::Lut)) l.grid = GridKind::Lut;
@@ -368,7 +382,7 @@ QuantizedLayer decode_layer(const nlohmann::json& scheme, const PayloadFetch& fe
     l.outliers = decode_outliers(scheme, fetch, l, name);
     l.dequant = decode_weights(l);
     if (payloads.contains("fix_idx")) {
-      const size_t nfix = payloads.at("fix_idx").at("raw_bytes").get<size_t>() / sizeof(int64_t);
+      const size_t nfix = size_t(std::max<int64_t>(0, int_at(payloads.at("fix_idx"), "raw_bytes", name))) / sizeof(int64_t);
       const auto idx = fetch_array<int64_t>(scheme, fetch, "fix_idx", nfix, name);
       const auto val = fetch_array<float>(scheme, fetch, "fix_val", nfix, name);
       for (size_t i = 0; i < nfix; ++i) {
