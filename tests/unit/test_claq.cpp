@@ -15,6 +15,7 @@
 #include "pipeline/job_options.hpp"
 #include "pipeline/layer_codec.hpp"
 #include "pipeline/quantize_call.hpp"
+#include "correlated_hessian.hpp"
 #include "quant/claq_columns.hpp"
 #include "quant/layer_quantizer.hpp"
 #include "util/half.hpp"
@@ -37,20 +38,8 @@ struct Layer {
 Layer correlated_layer(int64_t rows, int64_t cols, uint32_t seed, bool heavy_tails = true) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal;
-  std::uniform_real_distribution<float> scale(0.2f, 3.0f), unit(0.0f, 1.0f);
-  const int64_t tokens = 4 * cols;
-  std::vector<float> z(size_t(tokens * cols)), a(size_t(cols * cols)), x(size_t(tokens * cols));
-  for (auto& v : z) v = normal(rng);
-  for (int64_t i = 0; i < cols; ++i)
-    for (int64_t j = 0; j < cols; ++j) a[size_t(i * cols + j)] = (i == j) + 0.5f * normal(rng) / std::sqrt(float(cols));
-  std::vector<float> d(static_cast<size_t>(cols));
-  for (auto& v : d) v = scale(rng);
-  sq::Backend& be = sq::default_cpu_backend();
-  be.gemm(false, false, tokens, cols, cols, 1.0f, z.data(), cols, a.data(), cols, 0.0f, x.data(), cols);
-  for (int64_t t = 0; t < tokens; ++t)
-    for (int64_t j = 0; j < cols; ++j) x[size_t(t * cols + j)] *= d[size_t(j)];
-  Layer l{rows, cols, std::vector<float>(size_t(rows * cols)), std::vector<float>(size_t(cols * cols))};
-  be.syrk_ata(cols, tokens, 2.0f / float(tokens), x.data(), cols, 0.0f, l.h.data(), cols);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  Layer l{rows, cols, std::vector<float>(size_t(rows * cols)), correlated_hessian(cols, 2.0f, rng, normal)};
   std::vector<float> column_scale(size_t(cols), 1.0f);
   for (auto& s : column_scale) s = heavy_tails && unit(rng) < 0.05f ? 4.0f : 1.0f;
   for (int64_t r = 0; r < rows; ++r)

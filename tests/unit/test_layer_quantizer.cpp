@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "correlated_hessian.hpp"
 #include "quant/grid_minmax_affine.hpp"
 #include "quant/layer_quantizer.hpp"
 #include "quant/pack.hpp"
@@ -25,20 +26,7 @@ struct Layer {
 Layer correlated_layer(int64_t rows, int64_t cols, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal;
-  std::uniform_real_distribution<float> scale(0.2f, 3.0f);
-  const int64_t tokens = 4 * cols;
-  std::vector<float> z(size_t(tokens * cols)), a(size_t(cols * cols)), x(size_t(tokens * cols));
-  for (auto& v : z) v = normal(rng);
-  for (int64_t i = 0; i < cols; ++i)
-    for (int64_t j = 0; j < cols; ++j) a[size_t(i * cols + j)] = (i == j) + 0.5f * normal(rng) / std::sqrt(float(cols));
-  std::vector<float> d(static_cast<size_t>(cols));
-  for (auto& v : d) v = scale(rng);
-  sq::Backend& be = sq::default_cpu_backend();
-  be.gemm(false, false, tokens, cols, cols, 1.0f, z.data(), cols, a.data(), cols, 0.0f, x.data(), cols);
-  for (int64_t t = 0; t < tokens; ++t)
-    for (int64_t j = 0; j < cols; ++j) x[size_t(t * cols + j)] *= d[size_t(j)];
-  Layer l{rows, cols, std::vector<float>(size_t(rows * cols)), std::vector<float>(size_t(cols * cols))};
-  be.syrk_ata(cols, tokens, 2.0f / float(tokens), x.data(), cols, 0.0f, l.h.data(), cols);
+  Layer l{rows, cols, std::vector<float>(size_t(rows * cols)), correlated_hessian(cols, 2.0f, rng, normal)};
   for (auto& v : l.w) v = 0.02f * normal(rng);
   return l;
 }
