@@ -1,7 +1,9 @@
 // Shared pieces of the `streamquant` command-line program. The CLI uses the library only through the
 // public C API, like any other host program would.
 #pragma once
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -45,5 +47,27 @@ struct Model {
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 };
+
+// The whole of a text file (eval, calibrate-sensitivity).
+inline std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CliError(SQ_ERR_IO, "cannot open text file '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Token ids of `text` with the model's own tokenizer, no special tokens added.
+inline std::vector<int32_t> tokenize_text(const Model& model, const std::string& text) {
+  sq_tokenizer* tok = nullptr;
+  check(sq_tokenizer_from_model(&tok, model.ptr));
+  size_t n = 0;
+  sq_error* err = sq_tokenizer_encode(tok, text.data(), text.size(), 0, nullptr, 0, &n);
+  std::vector<int32_t> ids(n);
+  if (!err) err = sq_tokenizer_encode(tok, text.data(), text.size(), 0, ids.data(), ids.size(), &n);
+  sq_tokenizer_free(tok);
+  check(err);
+  return ids;
+}
 
 }  // namespace sqcli

@@ -3,8 +3,6 @@
 // layer at a time; the file feeds `quantize --target-bpw B --sensitivity alphas.json`.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,31 +19,11 @@ struct SensitivityArgs {
   bool one_sided = false, verbose = false;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw sqcli::CliError(SQ_ERR_IO, "cannot open text file '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<int32_t> tokenize(const sqcli::Model& model, const std::string& text) {
-  sq_tokenizer* tok = nullptr;
-  sqcli::check(sq_tokenizer_from_model(&tok, model.ptr));
-  size_t n = 0;
-  sq_error* err = sq_tokenizer_encode(tok, text.data(), text.size(), 0, nullptr, 0, &n);
-  std::vector<int32_t> ids(n);
-  if (!err) err = sq_tokenizer_encode(tok, text.data(), text.size(), 0, ids.data(), ids.size(), &n);
-  sq_tokenizer_free(tok);
-  sqcli::check(err);
-  return ids;
-}
-
 void run(const SensitivityArgs& a) {
   sqcli::Context ctx("cpu", a.threads, a.verbose);
   sqcli::Model model(ctx, a.model);
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<int32_t> ids = tokenize(model, read_text(a.text));
+  const std::vector<int32_t> ids = sqcli::tokenize_text(model, sqcli::read_text_file(a.text));
   sqcli::check(sq_model_calibrate_sensitivity(model.ptr, ids.data(), ids.size(), a.seqlen, a.max_tokens,
                                               a.noise_levels.data(), a.noise_levels.size(), a.seed,
                                               a.one_sided ? 0 : 1, a.text.c_str(), a.out.c_str()));

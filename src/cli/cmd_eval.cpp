@@ -3,8 +3,6 @@
 // every output format this library writes (they open as their dequantized weights).
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,31 +17,11 @@ struct EvalArgs {
   bool json = false;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw sqcli::CliError(SQ_ERR_IO, "cannot open text file '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<int32_t> tokenize(const sqcli::Model& model, const std::string& text) {
-  sq_tokenizer* tok = nullptr;
-  sqcli::check(sq_tokenizer_from_model(&tok, model.ptr));
-  size_t n = 0;
-  sq_error* err = sq_tokenizer_encode(tok, text.data(), text.size(), 0, nullptr, 0, &n);
-  std::vector<int32_t> ids(n);
-  if (!err) err = sq_tokenizer_encode(tok, text.data(), text.size(), 0, ids.data(), ids.size(), &n);
-  sq_tokenizer_free(tok);
-  sqcli::check(err);
-  return ids;
-}
-
 void run_eval(const EvalArgs& a) {
   sqcli::Context ctx("cpu", a.threads);
   sqcli::Model model(ctx, a.model);
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<int32_t> ids = tokenize(model, read_text(a.text));
+  const std::vector<int32_t> ids = sqcli::tokenize_text(model, sqcli::read_text_file(a.text));
   double ppl = 0.0;
   size_t scored = 0;
   sqcli::check(sq_model_perplexity(model.ptr, ids.data(), ids.size(), a.seqlen, a.max_tokens, &ppl, &scored));
