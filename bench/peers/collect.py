@@ -24,6 +24,24 @@ def read(path):
         return [json.loads(line) for line in f if line.strip().startswith("{")]
 
 
+LINEAR_PARTS = ("attn_q.", "attn_k.", "attn_v.", "attn_output.", "ffn_gate.", "ffn_up.", "ffn_down.")
+
+
+def gguf_linear_bpw(path):
+    """Bits per weight of the block linear layers only (what streamquant's figure covers), and the tensor types
+    llama.cpp chose for them. llama.cpp's own BPW covers the whole file (embeddings, norms, output); and its
+    256-wide k-quant blocks do not divide SmolLM2's 576 columns, so most of those tensors fall back to other types."""
+    from gguf import GGUFReader  # PyPI `gguf`
+    bits = n = 0
+    types = {}
+    for t in GGUFReader(path).tensors:
+        if t.name.startswith("blk.") and any(k in t.name for k in LINEAR_PARTS):
+            bits += int(t.n_bytes) * 8
+            n += int(t.n_elements)
+            types[t.tensor_type.name] = types.get(t.tensor_type.name, 0) + 1
+    return round(bits / n, 4), types
+
+
 def main():
     out_dir = sys.argv[1]
     dst = sys.argv[2] if len(sys.argv) > 2 else "bench/peers/results.json"
@@ -41,6 +59,11 @@ def main():
         rows.append(r)
     rows += read(os.path.join(out_dir, "peers.jsonl"))
     llama = read(os.path.join(out_dir, "llamacpp.jsonl"))
+    for r in llama:
+        q = os.path.join(out_dir, "gguf", f"smollm2-135m-{r['type']}.gguf")
+        if r["method"] != "F16" and os.path.exists(q):
+            r["bpw_file"] = r["bpw"]
+            r["bpw"], r["linear_tensor_types"] = gguf_linear_bpw(q)
     data = {"fp16": FP16, "rows": rows + [r for r in llama if r["method"] != "F16"],
             "llamacpp_f16": next((r for r in llama if r["method"] == "F16"), None),
             "settings": {"calibration": "sotu-calib, 16 x 512 tokens, seed 0 (mt19937_64 offsets)",

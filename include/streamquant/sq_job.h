@@ -30,6 +30,8 @@
  *   sensitivity_file  JSON of per-layer alphas (sq_model_calibrate_sensitivity / calibrate-sensitivity)
  *   bit_plan_file     explicit per-layer bits instead: JSON {"layer prefix": bits, ...}; layers not named
  *                     keep "bits". Outputs record the plan in quantization_config "per_layer".
+ *   plan_bits         the widths a plan may use, comma-separated, e.g. "3,4,8" (default "": all the method
+ *                     offers: 2, 3, 4, 8; HIGGS 2, 3, 4)
  * Options and calibration are frozen by the first sq_job_step / sq_job_run.
  */
 #ifndef STREAMQUANT_SQ_JOB_H

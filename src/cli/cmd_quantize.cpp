@@ -11,7 +11,7 @@
 namespace {
 
 struct QuantizeArgs {
-  std::string model, out, method = "gptq", calib, format = "gptq", device = "cpu", checkpoint, sensitivity, bit_plan;
+  std::string model, out, method = "gptq", calib, format = "gptq", device = "cpu", checkpoint, sensitivity, bit_plan, plan_bits;
   double target_bpw = 0.0;
   std::string bits = "4";  // integer, or a fractional average for claq (2.12)
   int threads = 0;
@@ -99,6 +99,7 @@ void run_quantize() {
   if (args.target_bpw > 0) set("target_bpw", std::to_string(args.target_bpw));
   if (!args.sensitivity.empty()) set("sensitivity_file", args.sensitivity);
   if (!args.bit_plan.empty()) set("bit_plan_file", args.bit_plan);
+  if (!args.plan_bits.empty()) set("plan_bits", args.plan_bits);
   set("hadamard_size", std::to_string(args.hadamard_size));
   set("grid_dim", std::to_string(args.grid_dim));
   set("random_signs", args.random_signs ? "true" : "false");
@@ -147,6 +148,8 @@ void setup_quantize(CLI::App& app) {
                   "Dynamic bit allocation: average bits per weight over the linear layers (with --sensitivity)");
   cmd->add_option("--sensitivity", args.sensitivity, "Per-layer alphas from calibrate-sensitivity (for --target-bpw)");
   cmd->add_option("--bit-plan", args.bit_plan, "Explicit per-layer bits: JSON {\"layer prefix\": bits, ...}");
+  cmd->add_option("--plan-bits", args.plan_bits,
+                  "Bit widths a plan may use, comma-separated (e.g. 3,4,8; default: all the method offers)");
   cmd->add_option("--calib", args.calib,
                   "Calibration: token file (.npy, raw uint32 .bin) or UTF-8 text (not needed by rtn and higgs)");
   cmd->add_option("--nsamples", args.nsamples, "Calibration samples");

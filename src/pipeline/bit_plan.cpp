@@ -1,5 +1,6 @@
 #include "pipeline/bit_plan.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -111,6 +112,11 @@ namespace {
 
 bool is_higgs(const std::string& method) { return method == "higgs" || method == "higgs-gptq"; }
 
+// Whether option plan_bits lets a plan use `bits` (no restriction when it is empty).
+bool allowed(const JobOptions& opts, int bits) {
+  return opts.plan_bits.empty() || std::find(opts.plan_bits.begin(), opts.plan_bits.end(), bits) != opts.plan_bits.end();
+}
+
 // The options the DP picks from for one layer: bits, their storage cost and the relative MSE they cause.
 // HIGGS: the Gaussian grid of each bit width; its relative MSE is the grid's MSE on N(0, 1) (the linearity
 // theorem's t, checked against real layers in test_higgs_pipeline), its cost codes + one fp16 scale per group.
@@ -122,13 +128,15 @@ std::vector<std::pair<int, BitOption>> layer_choices(const JobOptions& opts, con
     const int64_t group = opts.group_size > 0 ? opts.group_size : opts.hadamard_size;
     const int p = opts.grid_dim > 0 ? opts.grid_dim : (opts.method == "higgs" ? 2 : 1);  // as resolve_method
     for (int bits : {2, 3, 4}) {
+      if (!allowed(opts, bits)) continue;
       const GaussianGridId id = higgs_grid_for_bits(bits, p);
       out.push_back({bits, {higgs_bits_per_weight(id, group), gaussian_grid(id.p, id.n).mse}});
     }
     return out;
   }
   for (size_t i = 0; i < std::size(kPlanBitChoices); ++i)
-    out.push_back({kPlanBitChoices[i],
+    if (allowed(opts, kPlanBitChoices[i]))
+      out.push_back({kPlanBitChoices[i],
                    {affine_bits_per_weight(kPlanBitChoices[i], opts.group_size, l.cols), rtn_mse.at(l.prefix)[i]}});
   return out;
 }
@@ -162,6 +170,9 @@ void resolve_bit_plan(JobOptions& opts, Backend& be, const WeightSource& src, co
                 opts.method, "' is not supported");
 
   const std::vector<LinearLayerInfo> layers = job_linear_layers(src, cfg);
+  if (!layers.empty() && layer_choices(opts, layers.front(), {{layers.front().prefix, std::vector<double>(4)}}).empty())
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'plan_bits' leaves no bit width that method '", opts.method,
+                "' offers (", is_higgs(opts.method) ? "2, 3, 4" : "2, 3, 4, 8", ")");
   std::map<std::string, double> alphas;
   if (dynamic) {
     std::vector<std::string> names;
@@ -195,7 +206,8 @@ void resolve_bit_plan(JobOptions& opts, Backend& be, const WeightSource& src, co
         }
       if (!offered)
         throw_error(SQ_ERR_INVALID_ARGUMENT, "bit plan file '", opts.bit_plan_file, "': layer '", l.prefix, "' asks for ",
-                    bits, " bits, which method '", opts.method, "' does not offer");
+                    bits, " bits, which method '", opts.method, "' does not offer",
+                    opts.plan_bits.empty() ? "" : " or option 'plan_bits' excludes");
       opts.per_layer[l.prefix] = o;
     }
     return;

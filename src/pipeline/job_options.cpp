@@ -1,5 +1,6 @@
 #include "pipeline/job_options.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -31,6 +32,25 @@ bool parse_bool(const std::string& key, const std::string& value) {
   if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
   if (value == "0" || value == "false" || value == "no" || value == "off") return false;
   throw_error(SQ_ERR_INVALID_ARGUMENT, "option '", key, "': expected true/false (or 1/0), got '", value, "'");
+}
+
+// "3,4,8" -> {3, 4, 8}: distinct widths from {2, 3, 4, 8}, in increasing order; "" = no restriction.
+std::vector<int> parse_plan_bits(const std::string& value) {
+  std::vector<int> out;
+  size_t start = 0;
+  while (start < value.size()) {
+    const size_t comma = value.find(',', start);
+    const std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const int64_t b = parse_int("plan_bits", item);
+    if (b != 2 && b != 3 && b != 4 && b != 8)
+      throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'plan_bits': each width must be 2, 3, 4 or 8; got '", item, "' in '",
+                  value, "'");
+    if (std::find(out.begin(), out.end(), int(b)) == out.end()) out.push_back(int(b));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 // --- QuantEase options: true when `key` is one (and it was set) ---
@@ -163,6 +183,8 @@ void JobOptions::set(const std::string& key, const std::string& value) {
     sensitivity_file = value;
   } else if (key == "bit_plan_file") {
     bit_plan_file = value;
+  } else if (key == "plan_bits") {
+    plan_bits = parse_plan_bits(value);
   } else if (key == "outlier_threshold") {  // CLAQ; ranges are checked with the method when the job starts
     outlier_threshold = parse_double(key, value);
   } else if (key == "reserve_fraction") {
@@ -175,7 +197,7 @@ void JobOptions::set(const std::string& key, const std::string& value) {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown job option '", key,
                 "' (known: method, bits, group_size, sym, act_order, damp, exponent, nsamples, seqlen, seed, "
                 "activation_dtype, hadamard_size, grid_dim, random_signs, rotation_seed, checkpoint_dir, resume, "
-                "target_bpw, sensitivity_file, bit_plan_file, sweeps, init, outlier_fraction, outlier_structure, "
+                "target_bpw, sensitivity_file, bit_plan_file, plan_bits, sweeps, init, outlier_fraction, outlier_structure, "
                 "relax_sweeps, outlier_threshold, reserve_fraction, reserve_fraction_rest, reserve_top_columns)");
   }
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "util/dtype.hpp"
 
@@ -45,6 +46,9 @@ struct JobOptions {
   std::string sensitivity_file;
   // An explicit plan instead: JSON {"layer prefix": bits, ...} (or {"per_layer": {prefix: bits or {"bits": b}}}).
   std::string bit_plan_file;
+  // The bit widths a plan may use (empty = every width the method offers): e.g. {3, 4, 8} keeps RTN away from
+  // 2 bits, where the linear error model under-predicts the damage (bench/RESULTS.md).
+  std::vector<int> plan_bits;
   // Resolved per-layer settings by layer prefix ("model.layers.0.self_attn.q_proj"); empty = uniform bits.
   // Filled by the job at its start; part of canonical().
   std::map<std::string, LayerOverride> per_layer;

@@ -93,6 +93,7 @@ void add_bit_plan(nlohmann::json& qc, const JobOptions& o, bool gptq_dynamic) {
   qc["per_layer"] = per_layer;
   qc["achieved_bpw"] = s.achieved_bpw;
   if (o.target_bpw > 0) qc["target_bpw"] = o.target_bpw;
+  if (!o.plan_bits.empty()) qc["plan_bits"] = o.plan_bits;
   if (s.predicted_dppl > 0) qc["predicted_dppl"] = s.predicted_dppl;
   qc["bpw_formula"] = "bits + (16 + bits) / group_size over the linear layers";
   if (gptq_dynamic && !dynamic.empty()) qc["dynamic"] = dynamic;

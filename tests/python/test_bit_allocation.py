@@ -178,3 +178,36 @@ def test_target_bpw_needs_a_sensitivity_file(tiny, tmp_path):
     proc = subprocess.run([str(CLI), "quantize", str(model), "-o", str(tmp_path / "o"), "--calib", str(calib),
                            "--nsamples", "4", "--seqlen", "32", "--target-bpw", "3"], capture_output=True, text=True)
     assert proc.returncode != 0 and "sensitivity_file" in proc.stderr
+
+
+def test_plan_bits_restricts_the_widths_the_allocation_may_use(tiny, tmp_path):
+    """--plan-bits 3,4,8: the DP never picks 2 bits, even where the alphas make 2 bits the cheapest choice."""
+    model, _, calib, alphas, config = tiny
+    doc = json.loads(alphas.read_text())
+    for l in doc["layers"]:
+        l["alpha"] = 1000.0 if l["name"].startswith("model.layers.0.") else 1e-6
+    skewed = tmp_path / "skewed.json"
+    skewed.write_text(json.dumps(doc))
+    common = ["--calib", calib, "--nsamples", "4", "--seqlen", "32", "--threads", "1", "--method", "rtn",
+              "--group-size", "32", "--target-bpw", "3.6", "--sensitivity", skewed]
+    free = tmp_path / "free"
+    run("quantize", model, "-o", free, *common)
+    free_bits = {e["bits"] for e in json.loads((free / "config.json").read_text())["quantization_config"]["per_layer"].values()}
+    assert 2 in free_bits, free_bits  # without the restriction the insensitive block goes to 2 bits
+    held = tmp_path / "held"
+    run("quantize", model, "-o", held, *common, "--plan-bits", "8,3,4")
+    qc = json.loads((held / "config.json").read_text())["quantization_config"]
+    assert {e["bits"] for e in qc["per_layer"].values()} <= {3, 4, 8}
+    assert qc["plan_bits"] == [3, 4, 8]
+    assert qc["achieved_bpw"] <= 3.6 + 1e-9
+
+    for bad, word in (("3,5", "'5'"), ("x", "plan_bits")):
+        proc = subprocess.run([str(CLI), "quantize", str(model), "-o", str(tmp_path / "bad"), *map(str, common),
+                               "--plan-bits", bad], capture_output=True, text=True)
+        assert proc.returncode != 0 and "plan_bits" in proc.stderr and word in proc.stderr, proc.stderr
+    proc = subprocess.run([str(CLI), "quantize", str(model), "-o", str(tmp_path / "bad"), "--threads", "1",
+                           "--method", "higgs", "--hadamard-size", "32", "--group-size", "32", "--format", "sq",
+                           "--target-bpw", "3", "--sensitivity", str(skewed), "--plan-bits", "8"],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "leaves no bit width" in proc.stderr, proc.stderr
+    assert not (tmp_path / "bad").exists()
