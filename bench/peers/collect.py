@@ -13,6 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "results", "smollm2.json")
 FP16 = {"ppl_sotu_test": 27.373172, "ppl_moby_dick": 58.166428,
         "source": "streamquant eval of the fp16 model (bench/RESULTS.md)"}
 
@@ -58,6 +59,16 @@ def main():
         r["bpw"] = r.get("bpw_reported", r["bpw_formula"])
         rows.append(r)
     rows += read(os.path.join(out_dir, "peers.jsonl"))
+    # streamquant's other methods, from the same-settings runs of bench/RESULTS.md (seed 0, 2 threads), so the
+    # plot shows them beside the peers; their times are from those runs, not from this comparison.
+    if os.path.exists(RESULTS):
+        for r in json.load(open(RESULTS)):
+            if r["method"] in ("leanquant-affine", "quantease", "claq", "higgs-gptq") and "seed" not in (r.get("options") or ""):
+                rows.append({"tool": "streamquant", "method": r["method"] + (" +outliers" if "outlier" in (r.get("options") or "") else ""),
+                             "bits": r["bits"], "group_size": r["group_size"], "seed": 0, "bpw": r["bpw"],
+                             "ppl_sotu_test": r["ppl_sotu_test"], "ppl_moby_dick": r["ppl_moby_dick"],
+                             "quant_wall_s": r.get("wall_s"), "peak_rss_mb": r.get("peak_rss_mb"),
+                             "source": f"bench/results/smollm2.json run {r.get('run')}"})
     llama = read(os.path.join(out_dir, "llamacpp.jsonl"))
     for r in llama:
         q = os.path.join(out_dir, "gguf", f"smollm2-135m-{r['type']}.gguf")

@@ -22,13 +22,17 @@ def main():
     with open(src) as f:
         data = json.load(f)
     series = defaultdict(lambda: defaultdict(list))  # (tool, method) -> bpw -> [ppl]
+    labels = []  # (bpw, ratio, llama.cpp type): the point labels of llama.cpp's one line
     for r in data["rows"]:
-        if r.get("ppl_sotu_test") is None or r.get("bpw") is None:
+        if r.get("ppl_sotu_test") is None or r.get("bpw") is None or r["method"] == "fp16":
             continue
         base = data["fp16"]["ppl_sotu_test"]
         if r["tool"] == "llama.cpp":
             base = data["llamacpp_f16"]["ppl_sotu_test"]
-        series[(r["tool"], r["method"])][round(r["bpw"], 3)].append(r["ppl_sotu_test"] / base)
+        method = "k/i-quants + imatrix" if r["tool"] == "llama.cpp" else r["method"]
+        series[(r["tool"], method)][round(r["bpw"], 3)].append(r["ppl_sotu_test"] / base)
+        if r["tool"] == "llama.cpp":
+            labels.append((r["bpw"], r["ppl_sotu_test"] / base, r["type"]))
     fig, ax = plt.subplots(figsize=(7.5, 5))
     for (tool, method), pts in sorted(series.items()):
         xs = sorted(pts)
@@ -36,6 +40,8 @@ def main():
         err = [[y - min(pts[x]) for x, y in zip(xs, ys)], [max(pts[x]) - y for x, y in zip(xs, ys)]]
         style = "-" if tool == "streamquant" else "--"
         ax.errorbar(xs, ys, yerr=err, fmt="o" + style, capsize=3, label=f"{method} ({tool})")
+    for x, y, text in labels:
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 6), fontsize=7)
     ax.axhline(1.0, color="gray", lw=0.8, ls=":", label="FP16")
     ax.set_xlabel("bits per weight of the quantized linear layers (every stored byte)")
     ax.set_ylabel("perplexity / FP16 perplexity, sotu-test")

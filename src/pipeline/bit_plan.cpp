@@ -238,6 +238,16 @@ void resolve_bit_plan(JobOptions& opts, Backend& be, const WeightSource& src, co
   }
   if (negative > 0) log.warn("sensitivity file '", opts.sensitivity_file, "': ", negative, " layers have a negative alpha, used as 0");
   p.budget_bits = opts.target_bpw * weights;
+  double cheapest = 0.0;  // bits of the plan that gives every layer its smallest option
+  for (size_t i = 0; i < p.options.size(); ++i) {
+    double least = p.options[i].front().bits_per_weight;
+    for (const BitOption& o : p.options[i]) least = std::min(least, o.bits_per_weight);
+    cheapest += least * double(p.numel[i]);
+  }
+  if (p.budget_bits < cheapest)
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'target_bpw' (", opts.target_bpw, ") is below the cheapest plan the ",
+                opts.plan_bits.empty() ? "method offers" : "widths of option 'plan_bits' allow", ": ", cheapest / weights,
+                " bits per weight at group size ", opts.group_size);
   const BitAllocation a = allocate_bits(p);
   for (size_t i = 0; i < layers.size(); ++i) {
     const int j = a.choice[i];

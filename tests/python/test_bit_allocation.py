@@ -211,3 +211,8 @@ def test_plan_bits_restricts_the_widths_the_allocation_may_use(tiny, tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "leaves no bit width" in proc.stderr, proc.stderr
     assert not (tmp_path / "bad").exists()
+    proc = subprocess.run([str(CLI), "quantize", str(model), "-o", str(tmp_path / "bad"), *map(str, common[:-4]),
+                           "--target-bpw", "3.1", "--sensitivity", str(skewed), "--plan-bits", "3,4"],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "'target_bpw' (3.1) is below the cheapest plan" in proc.stderr, proc.stderr
+    assert "plan_bits" in proc.stderr and not (tmp_path / "bad").exists()
