@@ -8,6 +8,10 @@ path = sys.argv[1] if len(sys.argv) > 1 else "bench/work/smollm2/results.jsonl"
 text = open(path).read()
 rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(l) for l in text.splitlines() if l.strip()]
 fp = next((r for r in rows if r["method"] == "fp16"), None)
+# Widest first, then a fixed method order, then group size (grouped before per-channel), then run label.
+METHODS = ["fp16", "rtn", "gptq", "leanquant-affine", "leanquant", "quantease", "claq", "higgs", "higgs-gptq"]
+rows.sort(key=lambda r: (-r["bits"], METHODS.index(r["method"]) if r["method"] in METHODS else len(METHODS),
+                         r["group_size"] if r["group_size"] > 0 else 1 << 30, r.get("options") or "", r.get("run", "")))
 
 
 def num(v, fmt):

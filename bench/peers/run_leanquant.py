@@ -10,7 +10,12 @@ scikit-learn weighted k-means with importance diag(U)^-exponent. Settings follow
 import os
 import types
 
-import torch
+# As the reference's llama.py does before anything loads OpenMP: its per-row k-means runs in a process pool,
+# one scikit-learn fit per process, which is slow when each fit also starts its own OpenMP threads.
+# (torch still gets --threads: common.load_model calls torch.set_num_threads.)
+os.environ["OMP_NUM_THREADS"] = "1"
+
+import torch  # noqa: E402
 
 import common
 
