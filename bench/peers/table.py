@@ -1,0 +1,69 @@
+"""Markdown tables for bench/PEERS.md from bench/peers/results.json (collect.py).
+
+Usage: python3 bench/peers/table.py [bench/peers/results.json]
+Prints: (1) streamquant vs each reference on the same method and settings, seed 0, with the time ratio;
+(2) every calibration seed of the configurations run with several; (3) llama.cpp against its own F16.
+"""
+import json
+import statistics
+import sys
+
+REF = {"gptq": "IST-DASLab/gptq", "rtn": "IST-DASLab/gptq", "leanquant": "LeanModels/LeanQuant"}
+
+
+def key(r):
+    return (r["method"], r["bits"], r["group_size"])
+
+
+def group_name(g):
+    return "per-channel" if g == -1 else str(g)
+
+
+def main():
+    data = json.load(open(sys.argv[1] if len(sys.argv) > 1 else "bench/peers/results.json"))
+    fp16 = data["fp16"]["ppl_sotu_test"]
+    rows = [r for r in data["rows"] if r["method"] != "fp16"]
+    ours = {key(r) + (r["seed"],): r for r in rows if r["tool"] == "streamquant" and "source" not in r}
+    theirs = {key(r) + (r["seed"],): r for r in rows if r["tool"] in REF.values()}
+
+    print("| method | bits | group | tool | bits/weight | sotu-test | moby-dick | d sotu vs FP16 | quant wall s "
+          "| theirs / ours time | peak RSS MiB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for k in sorted({k for k in ours if k[3] == 0 and k in theirs}, key=lambda k: (k[0], -k[1])):
+        o, t = ours[k], theirs[k]
+        ratio = t["quant_wall_s"] / o["quant_wall_s"] if o.get("quant_wall_s") else float("nan")
+        for r, tool, rat in ((o, "streamquant", ""), (t, t["tool"], f"{ratio:.2f}x")):
+            print(f"| {k[0]} | {k[1]} | {group_name(k[2])} | {tool} | {r['bpw']:.3f} | {r['ppl_sotu_test']:.4g} | "
+                  f"{r['ppl_moby_dick']:.4g} | {100 * (r['ppl_sotu_test'] / fp16 - 1):+.1f}% | {r['quant_wall_s']:.0f} | "
+                  f"{rat} | {r['peak_rss_mb']} |")
+
+    print()
+    print("| method | bits | group | tool | seeds | sotu-test per seed | mean | moby-dick per seed | mean |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    multi = sorted({k[:3] for k in list(ours) + list(theirs) if k[3] > 0})
+    for k in multi:
+        for tool, table in (("streamquant", ours), (REF[k[0]], theirs)):
+            rs = [table[k + (s,)] for s in range(10) if k + (s,) in table]
+            if not rs:
+                continue
+            a = [r["ppl_sotu_test"] for r in rs]
+            b = [r["ppl_moby_dick"] for r in rs]
+            print(f"| {k[0]} | {k[1]} | {group_name(k[2])} | {tool} | {len(rs)} | {' / '.join(f'{x:.2f}' for x in a)} | "
+                  f"{statistics.mean(a):.2f} | {' / '.join(f'{x:.2f}' for x in b)} | {statistics.mean(b):.2f} |")
+
+    f16 = data.get("llamacpp_f16")
+    if f16:
+        print()
+        print("| llama.cpp type | bits/weight, linear layers | bits/weight, whole file | tensor types of the linear layers "
+              "| sotu-test | d vs its F16 | moby-dick | d vs its F16 | quant wall s |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        print(f"| F16 | 16 | 16 | F16 | {f16['ppl_sotu_test']:.4f} | | {f16['ppl_moby_dick']:.4f} | | |")
+        for r in [r for r in rows if r["tool"] == "llama.cpp"]:
+            types = ", ".join(f"{n} {t}" for t, n in sorted(r.get("linear_tensor_types", {}).items(), key=lambda x: -x[1]))
+            print(f"| {r['type']} | {r['bpw']:.3f} | {r.get('bpw_file', '')} | {types} | {r['ppl_sotu_test']:.4f} | "
+                  f"{100 * (r['ppl_sotu_test'] / f16['ppl_sotu_test'] - 1):+.1f}% | {r['ppl_moby_dick']:.4f} | "
+                  f"{100 * (r['ppl_moby_dick'] / f16['ppl_moby_dick'] - 1):+.1f}% | {r['quant_wall_s']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
