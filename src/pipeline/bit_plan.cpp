@@ -137,7 +137,7 @@ std::vector<std::pair<int, BitOption>> layer_choices(const JobOptions& opts, con
   for (size_t i = 0; i < std::size(kPlanBitChoices); ++i)
     if (allowed(opts, kPlanBitChoices[i]))
       out.push_back({kPlanBitChoices[i],
-                   {affine_bits_per_weight(kPlanBitChoices[i], opts.group_size, l.cols), rtn_mse.at(l.prefix)[i]}});
+                     {affine_bits_per_weight(kPlanBitChoices[i], opts.group_size, l.cols), rtn_mse.at(l.prefix)[i]}});
   return out;
 }
 
@@ -170,7 +170,8 @@ void resolve_bit_plan(JobOptions& opts, Backend& be, const WeightSource& src, co
                 opts.method, "' is not supported");
 
   const std::vector<LinearLayerInfo> layers = job_linear_layers(src, cfg);
-  if (!layers.empty() && layer_choices(opts, layers.front(), {{layers.front().prefix, std::vector<double>(4)}}).empty())
+  // Checked before the (costly) RTN error measurement; the placeholder errors only make the call well-formed.
+  if (!layers.empty() && layer_choices(opts, layers.front(), {{layers.front().prefix, std::vector<double>(std::size(kPlanBitChoices))}}).empty())
     throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'plan_bits' leaves no bit width that method '", opts.method,
                 "' offers (", is_higgs(opts.method) ? "2, 3, 4" : "2, 3, 4, 8", ")");
   std::map<std::string, double> alphas;
