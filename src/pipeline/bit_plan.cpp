@@ -171,7 +171,9 @@ void resolve_bit_plan(JobOptions& opts, Backend& be, const WeightSource& src, co
 
   const std::vector<LinearLayerInfo> layers = job_linear_layers(src, cfg);
   // Checked before the (costly) RTN error measurement; the placeholder errors only make the call well-formed.
-  if (!layers.empty() && layer_choices(opts, layers.front(), {{layers.front().prefix, std::vector<double>(std::size(kPlanBitChoices))}}).empty())
+  const std::map<std::string, std::vector<double>> placeholder = {
+      {layers.empty() ? "" : layers.front().prefix, std::vector<double>(std::size(kPlanBitChoices))}};
+  if (!layers.empty() && layer_choices(opts, layers.front(), placeholder).empty())
     throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'plan_bits' leaves no bit width that method '", opts.method,
                 "' offers (", is_higgs(opts.method) ? "2, 3, 4" : "2, 3, 4, 8", ")");
   std::map<std::string, double> alphas;
