@@ -1,7 +1,8 @@
 """Markdown tables for bench/PEERS.md from bench/peers/results.json (collect.py).
 
 Usage: python3 bench/peers/table.py [bench/peers/results.json]
-Prints: (1) streamquant vs each reference on the same method and settings, seed 0, with the time ratio;
+Prints: (1) streamquant vs each reference on the same method and settings, seed 0, with the time ratio
+(theirs / ours, median over the seeds both ran);
 (2) every calibration seed of the configurations run with several; (3) llama.cpp against its own F16.
 """
 import json
@@ -31,8 +32,11 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for k in sorted({k for k in ours if k[3] == 0 and k in theirs}, key=lambda k: (k[0], -k[1])):
         o, t = ours[k], theirs[k]
-        ratio = t["quant_wall_s"] / o["quant_wall_s"] if o.get("quant_wall_s") else float("nan")
-        for r, tool, rat in ((o, "streamquant", ""), (t, t["tool"], f"{ratio:.2f}x")):
+        # Time ratio: the median over every seed run by both (each pair back to back), with the pair count.
+        ratios = [theirs[k[:3] + (s,)]["quant_wall_s"] / ours[k[:3] + (s,)]["quant_wall_s"]
+                  for s in range(10) if k[:3] + (s,) in ours and k[:3] + (s,) in theirs]
+        rat = f"{statistics.median(ratios):.2f}x" + (f" (median of {len(ratios)})" if len(ratios) > 1 else "")
+        for r, tool, rat in ((o, "streamquant", ""), (t, t["tool"], rat)):
             print(f"| {k[0]} | {k[1]} | {group_name(k[2])} | {tool} | {r['bpw']:.3f} | {r['ppl_sotu_test']:.4g} | "
                   f"{r['ppl_moby_dick']:.4g} | {100 * (r['ppl_sotu_test'] / fp16 - 1):+.1f}% | {r['quant_wall_s']:.0f} | "
                   f"{rat} | {r['peak_rss_mb']} |")
