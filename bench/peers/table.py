@@ -33,8 +33,10 @@ def main():
     for k in sorted({k for k in ours if k[3] == 0 and k in theirs}, key=lambda k: (k[0], -k[1])):
         o, t = ours[k], theirs[k]
         # Time ratio: the median over every seed run by both (each pair back to back), with the pair count.
-        ratios = [theirs[k[:3] + (s,)]["quant_wall_s"] / ours[k[:3] + (s,)]["quant_wall_s"]
-                  for s in range(10) if k[:3] + (s,) in ours and k[:3] + (s,) in theirs]
+        # Rows with a "timing_note" (the run was paused or disturbed) give their perplexity but not their time.
+        pairs = [(ours.get(k[:3] + (s,)), theirs.get(k[:3] + (s,))) for s in range(10)]
+        ratios = [b["quant_wall_s"] / a["quant_wall_s"] for a, b in pairs
+                  if a and b and "timing_note" not in a and "timing_note" not in b]
         rat = f"{statistics.median(ratios):.2f}x" + (f" (median of {len(ratios)})" if len(ratios) > 1 else "")
         for r, tool, rat in ((o, "streamquant", ""), (t, t["tool"], rat)):
             print(f"| {k[0]} | {k[1]} | {group_name(k[2])} | {tool} | {r['bpw']:.3f} | {r['ppl_sotu_test']:.4g} | "
