@@ -9,7 +9,8 @@ import json
 import statistics
 import sys
 
-REF = {"gptq": "IST-DASLab/gptq", "rtn": "IST-DASLab/gptq", "leanquant": "LeanModels/LeanQuant"}
+REF = {"gptq": "IST-DASLab/gptq", "rtn": "IST-DASLab/gptq", "leanquant": "LeanModels/LeanQuant",
+       "quantease": "linkedin/QuantEase", "claq": "fayuge/CLAQ"}
 
 
 def key(r):
