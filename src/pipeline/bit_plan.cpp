@@ -112,6 +112,12 @@ namespace {
 
 bool is_higgs(const std::string& method) { return method == "higgs" || method == "higgs-gptq"; }
 
+// The bit widths a method's plans choose from: HIGGS's Gaussian grids, else kPlanBitChoices.
+std::vector<int> offered_bits(const std::string& method) {
+  if (is_higgs(method)) return {2, 3, 4};
+  return std::vector<int>(std::begin(kPlanBitChoices), std::end(kPlanBitChoices));
+}
+
 // Whether option plan_bits lets a plan use `bits` (no restriction when it is empty).
 bool allowed(const JobOptions& opts, int bits) {
   return opts.plan_bits.empty() || std::find(opts.plan_bits.begin(), opts.plan_bits.end(), bits) != opts.plan_bits.end();
@@ -127,7 +133,7 @@ std::vector<std::pair<int, BitOption>> layer_choices(const JobOptions& opts, con
   if (is_higgs(opts.method)) {
     const int64_t group = opts.group_size > 0 ? opts.group_size : opts.hadamard_size;
     const int p = opts.grid_dim > 0 ? opts.grid_dim : (opts.method == "higgs" ? 2 : 1);  // as resolve_method
-    for (int bits : {2, 3, 4}) {
+    for (int bits : offered_bits(opts.method)) {
       if (!allowed(opts, bits)) continue;
       const GaussianGridId id = higgs_grid_for_bits(bits, p);
       out.push_back({bits, {higgs_bits_per_weight(id, group), gaussian_grid(id.p, id.n).mse}});
@@ -170,12 +176,14 @@ void resolve_bit_plan(JobOptions& opts, Backend& be, const WeightSource& src, co
                 opts.method, "' is not supported");
 
   const std::vector<LinearLayerInfo> layers = job_linear_layers(src, cfg);
-  // Checked before the (costly) RTN error measurement; the placeholder errors only make the call well-formed.
-  const std::map<std::string, std::vector<double>> placeholder = {
-      {layers.empty() ? "" : layers.front().prefix, std::vector<double>(std::size(kPlanBitChoices))}};
-  if (!layers.empty() && layer_choices(opts, layers.front(), placeholder).empty())
+  // Checked before the (costly) RTN error measurement.
+  const std::vector<int> offered = offered_bits(opts.method);
+  if (std::none_of(offered.begin(), offered.end(), [&](int b) { return allowed(opts, b); })) {
+    std::string list;
+    for (int b : offered) list += (list.empty() ? "" : ", ") + std::to_string(b);
     throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'plan_bits' leaves no bit width that method '", opts.method,
-                "' offers (", is_higgs(opts.method) ? "2, 3, 4" : "2, 3, 4, 8", ")");
+                "' offers (", list, ")");
+  }
   std::map<std::string, double> alphas;
   if (dynamic) {
     std::vector<std::string> names;
