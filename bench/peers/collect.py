@@ -8,6 +8,7 @@ as bpw_formula.
 """
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -48,11 +49,15 @@ def main():
     dst = sys.argv[2] if len(sys.argv) > 2 else "bench/peers/results.json"
     rows = []
     for r in read(os.path.join(out_dir, "ours.jsonl")):
-        log = os.path.join(out_dir, f"q-{r['method']}-{r['bits']}-{r['group_size']}-s{r['seed']}.log")
+        args = r.get("args", "")
+        suffix = "-" + re.sub(r"[^A-Za-z0-9.]", "", args) if args else ""  # as queue.sh names the output
+        log = os.path.join(out_dir, f"q-{r['method']}-{r['bits']}-{r['group_size']}-s{r['seed']}{suffix}.log")
+        if "outlier-fraction" in args:
+            r["method"] += "-outlier"  # the reference driver's name for the same variant
         reported = [ln for ln in open(log) if ln.startswith("effective bits per weight")] if os.path.exists(log) else []
         if reported:  # what streamquant wrote: its own stored bytes, scales and zeros included
             r["bpw_reported"] = float(reported[-1].split(":")[1].split()[0])
-        if r["method"] == "leanquant":
+        if r["method"] in ("leanquant", "claq"):
             r["bpw_formula"] = r["bits"] + (2 ** r["bits"]) * 16 / 576.0
         else:
             r["bpw_formula"] = common.affine_bpw(r["bits"], r["group_size"], cols=576)
@@ -61,10 +66,14 @@ def main():
     rows += read(os.path.join(out_dir, "peers.jsonl"))
     # streamquant's other methods, from the same-settings runs of bench/RESULTS.md (seed 0, 2 threads), so the
     # plot shows them beside the peers; their times are from those runs, not from this comparison.
+    measured_here = {(r["method"], r["bits"], r["group_size"]) for r in rows}
     if os.path.exists(RESULTS):
         for r in json.load(open(RESULTS)):
+            method = r["method"] + ("-outlier" if "outlier" in (r.get("options") or "") else "")
+            if (method, r["bits"], r["group_size"]) in measured_here:
+                continue  # run again in this comparison, on the same quiet machine as the reference
             if r["method"] in ("leanquant-affine", "quantease", "claq", "higgs-gptq") and "seed" not in (r.get("options") or ""):
-                rows.append({"tool": "streamquant", "method": r["method"] + (" +outliers" if "outlier" in (r.get("options") or "") else ""),
+                rows.append({"tool": "streamquant", "method": method,
                              "bits": r["bits"], "group_size": r["group_size"], "seed": 0, "bpw": r["bpw"],
                              "ppl_sotu_test": r["ppl_sotu_test"], "ppl_moby_dick": r["ppl_moby_dick"],
                              "quant_wall_s": r.get("wall_s"), "peak_rss_mb": r.get("peak_rss_mb"),

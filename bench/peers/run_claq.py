@@ -59,6 +59,7 @@ def main():
     args.method = "claq"
     args.group_size = -1
     avg_bits = args.outlierorder if args.outlierorder else args.bits
+    args.bits = avg_bits  # the row's bits: the average, as streamquant's --bits 3.12 names the same mix
     # a column's 2^b fp16 centroids over its rows (most matrices have 576 or 1536 rows; 576 taken)
     bpw = avg_bits + (2 ** avg_bits) * 16 / 576.0
     common.run(args, quantize, bpw, tool="fayuge/CLAQ",

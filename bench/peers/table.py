@@ -10,7 +10,8 @@ import statistics
 import sys
 
 REF = {"gptq": "IST-DASLab/gptq", "rtn": "IST-DASLab/gptq", "leanquant": "LeanModels/LeanQuant",
-       "quantease": "linkedin/QuantEase", "claq": "fayuge/CLAQ"}
+       "quantease": "linkedin/QuantEase",
+       "quantease-outlier": "linkedin/QuantEase", "claq": "fayuge/CLAQ"}
 
 
 def key(r):
@@ -27,19 +28,27 @@ def main():
     rows = [r for r in data["rows"] if r["method"] != "fp16"]
     ours = {key(r) + (r["seed"],): r for r in rows if r["tool"] == "streamquant" and "source" not in r}
     theirs = {key(r) + (r["seed"],): r for r in rows if r["tool"] in REF.values()}
+    # A configuration not run again beside the reference: its bench/RESULTS.md row (same data, seed and threads)
+    # gives the perplexity; its time was taken under other load, so no time ratio is formed from it.
+    earlier = {key(r) + (r["seed"],): r for r in rows if r["tool"] == "streamquant" and "source" in r}
+    for k in theirs:
+        if k not in ours and k in earlier:
+            ours[k] = dict(earlier[k], timing_note=earlier[k]["source"])
 
     print("| method | bits | group | tool | bits/weight | sotu-test | moby-dick | d sotu vs FP16 | quant wall s "
           "| theirs / ours time | peak RSS MiB |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for k in sorted({k for k in ours if k[3] == 0 and k in theirs}, key=lambda k: (k[0], -k[1])):
+    for k in sorted({k for k in ours if k[3] == 0 and k in theirs}, key=lambda k: (k[0], -k[1], k[2])):
         o, t = ours[k], theirs[k]
         # Time ratio: the median over every seed run by both (each pair back to back), with the pair count.
         # Rows with a "timing_note" (the run was paused or disturbed) give their perplexity but not their time.
         pairs = [(ours.get(k[:3] + (s,)), theirs.get(k[:3] + (s,))) for s in range(10)]
         ratios = [b["quant_wall_s"] / a["quant_wall_s"] for a, b in pairs
                   if a and b and "timing_note" not in a and "timing_note" not in b]
-        rat = f"{statistics.median(ratios):.2f}x" + (f" (median of {len(ratios)})" if len(ratios) > 1 else "")
-        for r, tool, rat in ((o, "streamquant", ""), (t, t["tool"], rat)):
+        rat = (f"{statistics.median(ratios):.2f}x" + (f" (median of {len(ratios)})" if len(ratios) > 1 else "")
+               if ratios else "not timed together")
+        ours_name = "streamquant" + (f" ({o['source'].split()[-2]} {o['source'].split()[-1]})" if "source" in o else "")
+        for r, tool, rat in ((o, ours_name, ""), (t, t["tool"], rat)):
             print(f"| {k[0]} | {k[1]} | {group_name(k[2])} | {tool} | {r['bpw']:.3f} | {r['ppl_sotu_test']:.4g} | "
                   f"{r['ppl_moby_dick']:.4g} | {100 * (r['ppl_sotu_test'] / fp16 - 1):+.1f}% | {r['quant_wall_s']:.0f} | "
                   f"{rat} | {r['peak_rss_mb']} |")

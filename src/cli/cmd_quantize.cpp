@@ -13,6 +13,7 @@ namespace {
 struct QuantizeArgs {
   std::string model, out, method = "gptq", calib, format = "gptq", device = "cpu", checkpoint, sensitivity, bit_plan, plan_bits;
   double target_bpw = 0.0;
+  double damp = std::nan("");  // NaN = the library's default (0.01 of the mean Hessian diagonal)
   std::string bits = "4";  // integer, or a fractional average for claq (2.12)
   int threads = 0;
   // CLAQ (--method claq); NaN = the library's default.
@@ -105,10 +106,12 @@ void run_quantize() {
   set("random_signs", args.random_signs ? "true" : "false");
   set("rotation_seed", std::to_string(args.rotation_seed));
   set_quantease_options(set);
-  const std::pair<const char*, double> claq_options[] = {{"outlier_threshold", args.outlier_threshold},
-                                                         {"reserve_fraction", args.reserve_fraction},
-                                                         {"reserve_fraction_rest", args.reserve_fraction_rest}};
-  for (const auto& [key, value] : claq_options) {
+  // Numeric options given only when set on the command line (NaN: the library's default).
+  const std::pair<const char*, double> optional_numbers[] = {{"damp", args.damp},
+                                                             {"outlier_threshold", args.outlier_threshold},
+                                                             {"reserve_fraction", args.reserve_fraction},
+                                                             {"reserve_fraction_rest", args.reserve_fraction_rest}};
+  for (const auto& [key, value] : optional_numbers) {
     if (std::isnan(value)) continue;
     char text[64];
     std::snprintf(text, sizeof text, "%.17g", value);
@@ -160,6 +163,9 @@ void setup_quantize(CLI::App& app) {
   cmd->add_option("--device", args.device, "cpu or cuda:N");
   cmd->add_option("--checkpoint-dir", args.checkpoint, "Resume checkpoint directory (default OUT.checkpoint)");
   cmd->add_flag("--resume", args.resume, "Continue from the checkpoint of an interrupted run");
+  cmd->add_option("--damp", args.damp,
+                  "Hessian damping: this fraction of its mean diagonal is added to the diagonal (default 0.01; "
+                  "every method that uses calibration)");
   cmd->add_flag("--act-order", args.act_order, "Quantize columns in order of decreasing Hessian diagonal");
   cmd->add_flag("--sym", args.sym, "Symmetric grids");
   cmd->add_option("--hadamard-size", args.hadamard_size, "HIGGS: Hadamard rotation block (power of two)");

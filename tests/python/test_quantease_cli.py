@@ -73,3 +73,21 @@ def test_bad_option_is_named(tiny, tmp_path):
     proc = quantize(tiny, tmp_path / "out", "--sweeps", "0", "--format", "gptq")
     assert proc.returncode != 0
     assert "sweeps" in proc.stderr, proc.stderr
+
+
+def test_damp_reaches_the_solver(tiny, tmp_path):
+    # --damp sets the Hessian damping; a much larger value must change the codes the solver picks.
+    outs = {}
+    for damp in ("0.01", "1.0"):
+        out = tmp_path / f"out-{damp}"
+        proc = quantize(tiny, out, "--bits", "3", "--group-size", "-1", "--format", "gptq", "--damp", damp)
+        assert proc.returncode == 0, proc.stderr
+        outs[damp] = safetensors_numpy.load_file(str(out / "model.safetensors"))["model.layers.0.mlp.down_proj.qweight"]
+    assert not np.array_equal(outs["0.01"], outs["1.0"])
+
+
+def test_bad_damp_is_named(tiny, tmp_path):
+    proc = quantize(tiny, tmp_path / "out", "--damp", "2", "--format", "gptq")
+    assert proc.returncode != 0
+    assert "damp" in proc.stderr and "[0, 1]" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
