@@ -47,6 +47,7 @@ def gguf_linear_bpw(path):
 def main():
     out_dir = sys.argv[1]
     dst = sys.argv[2] if len(sys.argv) > 2 else "bench/peers/results.json"
+    model = os.path.join(out_dir, "smollm2-135m")
     rows = []
     for r in read(os.path.join(out_dir, "ours.jsonl")):
         args = r.get("args", "")
@@ -58,12 +59,20 @@ def main():
         if reported:  # what streamquant wrote: its own stored bytes, scales and zeros included
             r["bpw_reported"] = float(reported[-1].split(":")[1].split()[0])
         if r["method"] in ("leanquant", "claq"):
-            r["bpw_formula"] = r["bits"] + (2 ** r["bits"]) * 16 / 576.0
+            r["bpw_formula"] = (common.claq_bpw(model, r["bits"]) if r["method"] == "claq"
+                                else common.lut_bpw(model, r["bits"], 2 ** r["bits"], per_column=False))
         else:
             r["bpw_formula"] = common.affine_bpw(r["bits"], r["group_size"], cols=576)
         r["bpw"] = r.get("bpw_reported", r["bpw_formula"])
         rows.append(r)
-    rows += read(os.path.join(out_dir, "peers.jsonl"))
+    for r in read(os.path.join(out_dir, "peers.jsonl")):
+        # rows written before the drivers counted the model's actual layer shapes
+        if r["tool"] == "LeanModels/LeanQuant":
+            r["bpw"] = common.lut_bpw(model, r["bits"], 2 ** r["bits"], per_column=False)
+        if r["tool"] == "fayuge/CLAQ":
+            r["bits"] = r.get("avg_bits", r["bits"])
+            r["bpw"] = common.claq_bpw(model, r["bits"], r.get("outlierorder", 0.0))
+        rows.append(r)
     # streamquant's other methods, from the same-settings runs of bench/RESULTS.md (seed 0, 2 threads), so the
     # plot shows them beside the peers; their times are from those runs, not from this comparison.
     measured_here = {(r["method"], r["bits"], r["group_size"]) for r in rows}

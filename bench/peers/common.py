@@ -221,3 +221,34 @@ def affine_bpw(bits, group_size, cols=None):
     (per row when group_size is -1, amortised over `cols` columns)."""
     g = group_size if group_size > 0 else (cols or 1e9)
     return bits + (16 + bits) / g
+
+
+def linear_shapes(model_dir):
+    """(rows, cols) of one block's seven linear layers, from config.json (every block has the same)."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        c = json.load(f)
+    h, inter = c["hidden_size"], c["intermediate_size"]
+    heads = c["num_attention_heads"]
+    kv = c.get("num_key_value_heads", heads) * c.get("head_dim", h // heads)
+    return [(h, h), (kv, h), (kv, h), (h, h), (inter, h), (inter, h), (h, inter)]
+
+
+def lut_bpw(model_dir, code_bits, table_entries, per_column):
+    """Stored bits per weight of lookup-table grids: code_bits per weight plus one table of table_entries fp16
+    values per row (LeanQuant) or per input column (CLAQ), over the model's actual layer shapes."""
+    shapes = linear_shapes(model_dir)
+    weights = sum(r * c for r, c in shapes)
+    tables = sum(c if per_column else r for r, c in shapes)
+    return code_bits + tables * table_entries * 16 / weights
+
+
+def claq_bpw(model_dir, bits, outlierorder=0.0):
+    """CLAQ's storage: codes and one table of 2^b fp16 centroids per column. With outlierorder X (the reference's
+    column mixed precision) a share of the columns has 4 bits and the rest floor(X): X < 3 gives share (X - 2) / 2
+    at 4 bits and the rest 2, X >= 3 share X - 3 and the rest 3, for X bits on average."""
+    if not outlierorder:
+        return lut_bpw(model_dir, bits, 2 ** bits, per_column=True)
+    low = 2 if outlierorder < 3 else 3
+    share4 = (outlierorder - 2) / 2 if low == 2 else outlierorder - 3
+    return lut_bpw(model_dir, outlierorder, share4 * 16 + (1 - share4) * 2 ** low, per_column=True)
+

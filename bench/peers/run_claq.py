@@ -2,7 +2,7 @@
 from the fayuge/CLAQ reference (claq.py, quant.py) on CPU, with streamquant's calibration samples and
 perplexity windows (see common.py).
 
-Usage: python3 bench/peers/run_claq.py --src /path/to/peers --bits 4 [--outlierorder 3.12] [--seed 0]
+Usage: python3 bench/peers/run_claq.py --src /path/to/peers --bits 4 [--outlierorder 3.12 (with --bits 3)] [--seed 0]
   (--src: the folder holding the CLAQ checkout as CLAQ/)
 --outlierorder X (2 < X < 4) is the reference's column mixed precision: the share of columns with the most
 weight outliers (|w| > 13 * mean|w|) gets 4 bits and the rest floor(X) bits, for X average bits.
@@ -60,8 +60,7 @@ def main():
     args.group_size = -1
     avg_bits = args.outlierorder if args.outlierorder else args.bits
     args.bits = avg_bits  # the row's bits: the average, as streamquant's --bits 3.12 names the same mix
-    # a column's 2^b fp16 centroids over its rows (most matrices have 576 or 1536 rows; 576 taken)
-    bpw = avg_bits + (2 ** avg_bits) * 16 / 576.0
+    bpw = common.claq_bpw(args.model, avg_bits, args.outlierorder)
     common.run(args, quantize, bpw, tool="fayuge/CLAQ",
                extra={"outlierorder": args.outlierorder, "avg_bits": avg_bits})
 

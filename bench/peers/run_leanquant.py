@@ -54,8 +54,7 @@ def main():
 
     args.method = "leanquant"
     args.group_size = -1
-    # 2^b fp16 centroids per row (the smallest row has 576 columns; most have 576, down_proj 1536)
-    bpw = args.bits + (2 ** args.bits) * 16 / 576.0
+    bpw = common.lut_bpw(args.model, args.bits, 2 ** args.bits, per_column=False)  # one fp16 table per row
     common.run(args, quantize, bpw, tool="LeanModels/LeanQuant",
                extra={"damp": args.damp, "act_order": args.act_order, "exponent": args.exponent})
 
