@@ -1,7 +1,9 @@
 """Gather the JSON lines of a comparison run into bench/peers/results.json (what plot.py and PEERS.md use).
 
 Usage: python3 bench/peers/collect.py OUT_DIR [bench/peers/results.json]
-Reads OUT_DIR/ours.jsonl (streamquant), OUT_DIR/peers.jsonl (reference drivers) and OUT_DIR/llamacpp.jsonl.
+Reads OUT_DIR/ours.jsonl (streamquant), OUT_DIR/peers.jsonl (reference drivers), OUT_DIR/llamacpp.jsonl and
+OUT_DIR/experiments.jsonl (streamquant runs with a setting changed to test an explanation; queue.sh run with OUT
+set to a scratch directory, its ours.jsonl copied here).
 Bits per weight of streamquant rows: the figure `streamquant quantize` printed (its log), with the reference rows'
 storage count (common.py: b-bit codes + fp16 scale + b-bit zero per group, or 2^b fp16 centroids per row) kept
 as bpw_formula.
@@ -75,7 +77,7 @@ def main():
         rows.append(r)
     # streamquant's other methods, from the same-settings runs of bench/RESULTS.md (seed 0, 2 threads), so the
     # plot shows them beside the peers; their times are from those runs, not from this comparison.
-    measured_here = {(r["method"], r["bits"], r["group_size"]) for r in rows}
+    measured_here = {(r["method"], r["bits"], r["group_size"]) for r in rows if r["tool"] == "streamquant"}
     if os.path.exists(RESULTS):
         for r in json.load(open(RESULTS)):
             method = r["method"] + ("-outlier" if "outlier" in (r.get("options") or "") else "")
@@ -94,6 +96,8 @@ def main():
             r["bpw_file"] = r["bpw"]
             r["bpw"], r["linear_tensor_types"] = gguf_linear_bpw(q)
     data = {"fp16": FP16, "rows": rows + [r for r in llama if r["method"] != "F16"],
+            # runs that test an explanation (e.g. a setting changed to the reference's), kept out of the tables
+            "experiments": read(os.path.join(out_dir, "experiments.jsonl")),
             "llamacpp_f16": next((r for r in llama if r["method"] == "F16"), None),
             "settings": {"calibration": "sotu-calib, 16 x 512 tokens, seed 0 (mt19937_64 offsets)",
                          "evaluation": "non-overlapping 512-token windows over the first 8192 tokens",
