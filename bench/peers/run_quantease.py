@@ -46,6 +46,7 @@ def main():
 
     class Layer:
         def __init__(self, name, linear):
+            self.linear = linear
             if args.outlier > 0:
                 self.q = QuantEaseOutlier(linear, num_iter=args.num_iter, outlier=args.outlier,
                                           structure_outlier=args.structure_outlier)
@@ -62,6 +63,10 @@ def main():
 
         def quantize(self):
             self.q.fasterquant(group_size=args.group_size, static_groups=False, actorder=False)
+            if args.outlier > 0:
+                # QuantEaseOutlier leaves the layer untouched and keeps the quantized part W and the sparse part S;
+                # the reference's model loop (modeling/model_quantizer_base.py) then sets the weight to W + S.
+                self.linear.weight.data = (self.q.W + self.q.S).to(self.linear.weight.dtype)
             self.q.free()
 
     def quantize(model, samples):
