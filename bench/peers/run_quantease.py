@@ -3,7 +3,7 @@
 samples and perplexity windows (see common.py).
 
 Usage: python3 bench/peers/run_quantease.py --src /path/to/peers --bits 4 [--group-size -1]
-         [--outlier 0.01 [--structure-outlier]] [--num-iter 30] [--seed 0] [--json-out F]
+         [--outlier 0.01 [--structure-outlier] [--fix-outlier-update]] [--num-iter 30] [--seed 0] [--json-out F]
   (--src: the folder holding the QuantEase checkout as QuantEase/)
 Settings follow the reference README (30 iterations, true-sequential, per-row asymmetric min-max grid,
 no act-order).
@@ -30,16 +30,48 @@ class _NoGpuEvent:
         return 0.0
 
 
+def load_fixed_outlier(path):
+    """Two statements of the reference's QuantEaseOutlier.fasterquant (method/quantease_outlier.py, its only
+    version) keep the outlier variant from quantizing anything, so as published it evaluates at FP16 perplexity:
+      1. each column's coordinate-descent result is stored into P_hat (`P_hat[:, j] = u`) instead of W_hat, so the
+         quantized part never moves from its start (W with the initial outliers zeroed) and W_hat + S == W;
+      2. with that fixed, the update diverges to NaN within three iterations: the correction for the columns
+         already updated in this pass (`XtX[:j, j]^T delta`) is not divided by XtX[j, j] as the rest of the
+         one-dimensional optimum is (quantease.py divides the whole matrix by its diagonal up front).
+    This loads the module with both statements corrected, in memory; the checkout stays untouched."""
+    import sys
+    import types
+    import method  # the package, so the module's relative imports resolve
+    with open(path) as f:
+        src = f.read()
+    fixes = [("                P_hat[:, j] = u\n", "                W_hat[:, j] = u\n"),
+             ("u += torch.matmul(self.XtX[:j, j].t(), delta_W_hat[:j, :])",
+              "u += torch.matmul(self.XtX[:j, j].t(), delta_W_hat[:j, :]) / Aq")]
+    for old, new in fixes:
+        if src.count(old) != 1:
+            raise SystemExit(f"{path}: expected `{old.strip()}` once; the reference has changed")
+        src = src.replace(old, new)
+    module = types.ModuleType("method.quantease_outlier")
+    module.__file__, module.__package__ = path, "method"
+    sys.modules["method.quantease_outlier"] = module
+    exec(compile(src, path, "exec"), module.__dict__)
+    method.quantease_outlier = module
+
+
 def main():
     p = common.base_args(__doc__)
     p.add_argument("--src", required=True)
     p.add_argument("--outlier", type=float, default=0.0)
     p.add_argument("--structure-outlier", action="store_true")
     p.add_argument("--num-iter", type=int, default=30)
+    p.add_argument("--fix-outlier-update", action="store_true",
+                   help="run quantease_outlier.py with its two update statements corrected (see load_fixed_outlier)")
     args = p.parse_args()
     common.add_peer_path(os.path.join(args.src, "QuantEase"))
     torch.cuda.Event = _NoGpuEvent
     torch.cuda.synchronize = lambda *a, **k: None
+    if args.fix_outlier_update:
+        load_fixed_outlier(os.path.join(args.src, "QuantEase", "method", "quantease_outlier.py"))
     from method.quant import Quantizer
     from method.quantease import QuantEase
     from method.quantease_outlier import QuantEaseOutlier
@@ -73,10 +105,13 @@ def main():
         common.quantize_sequential(model, samples, Layer, log=lambda *_: None)
 
     args.method = "quantease" + ("-outlier" if args.outlier > 0 else "")
+    if args.fix_outlier_update:
+        args.tag = (args.tag + " " if args.tag else "") + "outlier update fixed"
+    tool = "linkedin/QuantEase" + (" (update fixed)" if args.fix_outlier_update else "")
     bpw = common.affine_bpw(args.bits, args.group_size, cols=576)
     if args.outlier > 0:  # a sparse fp16 value + int16 column index per outlier (the paper counts ~0.16 bit at 1%)
         bpw += args.outlier * 32
-    common.run(args, quantize, bpw, tool="linkedin/QuantEase",
+    common.run(args, quantize, bpw, tool=tool,
                extra={"outlier": args.outlier, "structure_outlier": args.structure_outlier,
                       "num_iter": args.num_iter})
 

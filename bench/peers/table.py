@@ -27,7 +27,8 @@ def main():
     fp16 = data["fp16"]["ppl_sotu_test"]
     rows = [r for r in data["rows"] if r["method"] != "fp16"]
     ours = {key(r) + (r["seed"],): r for r in rows if r["tool"] == "streamquant" and "source" not in r}
-    theirs = {key(r) + (r["seed"],): r for r in rows if r["tool"] in REF.values()}
+    # a reference run with a fix applied at run time is named "tool (what was fixed)"
+    theirs = {key(r) + (r["seed"],): r for r in rows if r["tool"].split(" (")[0] in REF.values()}
     # A configuration not run again beside the reference: its bench/RESULTS.md row (same data, seed and threads)
     # gives the perplexity; its time was taken under other load, so no time ratio is formed from it.
     earlier = {key(r) + (r["seed"],): r for r in rows if r["tool"] == "streamquant" and "source" in r}
