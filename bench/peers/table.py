@@ -10,8 +10,7 @@ import statistics
 import sys
 
 REF = {"gptq": "IST-DASLab/gptq", "rtn": "IST-DASLab/gptq", "leanquant": "LeanModels/LeanQuant",
-       "quantease": "linkedin/QuantEase",
-       "quantease-outlier": "linkedin/QuantEase", "claq": "fayuge/CLAQ"}
+       "quantease": "linkedin/QuantEase", "quantease-outlier": "linkedin/QuantEase", "claq": "fayuge/CLAQ"}
 
 
 def key(r):
@@ -41,7 +40,7 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for k in sorted({k for k in ours if k[3] == 0 and k in theirs}, key=lambda k: (k[0], -k[1], k[2])):
         o, t = ours[k], theirs[k]
-        # Time ratio: the median over every seed run by both (each pair back to back), with the pair count.
+        # Time ratio: the median over every seed run by both (one job at a time), with the pair count.
         # Rows with a "timing_note" (the run was paused or disturbed) give their perplexity but not their time.
         pairs = [(ours.get(k[:3] + (s,)), theirs.get(k[:3] + (s,))) for s in range(10)]
         ratios = [b["quant_wall_s"] / a["quant_wall_s"] for a, b in pairs
