@@ -110,6 +110,9 @@ SQ_API sq_error *sq_context_set_log(sq_context *ctx, sq_log_fn fn, int32_t min_l
 SQ_API sq_error *sq_context_set_memory_budget(sq_context *ctx, uint64_t bytes);
 /** The device string this context runs on ("cpu", "cuda:0"). Owned by the context. */
 SQ_API const char *sq_context_device(const sq_context *ctx);
+/** The most device memory this context's backend has held at once, in bytes, counted against the budget
+ * (its own allocations; the CUDA runtime's context is outside the count). 0 on CPU or for NULL. */
+SQ_API uint64_t sq_context_device_memory_peak(const sq_context *ctx);
 /** 1 when this build includes the CUDA backend, else 0. */
 SQ_API int32_t sq_build_has_cuda(void);
 

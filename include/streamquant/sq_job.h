@@ -92,6 +92,14 @@ SQ_API sq_error *sq_job_progress(const sq_job *job, int64_t *done_out, int64_t *
  *  non-empty directory is refused. */
 SQ_API sq_error *sq_job_write(sq_job *job, const char *out_dir_utf8, const char *format);
 
+/**
+ * Wall time per stage so far, in seconds, as a JSON object: {"load", "forward", "hessian", "cholesky",
+ * "sweep", "spool", "write"} (forward without the Hessian accumulation inside it; sweep = the quantizers'
+ * time apart from their Cholesky factorizations; write = sq_job_write). Owned by the job and valid until
+ * the next call with it; "{}" for NULL.
+ */
+SQ_API const char *sq_job_stage_seconds_json(sq_job *job);
+
 /** What the last sq_job_write stored for the quantized layers: the weights they replace, every byte written
  *  for them (codes, scales, zeros, tables, indices, outliers, schemes) and 8 * bytes / weights, the effective
  *  bits per weight (any pointer may be NULL). SQ_ERR_STATE before a successful sq_job_write. */

@@ -11,6 +11,17 @@
 namespace {
 // Returned when allocating an error object itself fails; sq_error_free never deletes it.
 sq_error g_out_of_memory{SQ_ERR_OUT_OF_MEMORY, "out of host memory (while reporting an error)"};
+
+#ifdef SQ_HAVE_CUDA
+// "cuda" -> 0, "cuda:N" -> N; anything else is refused with the accepted forms.
+int cuda_index(const std::string& dev) {
+  if (dev == "cuda") return 0;
+  const std::string num = dev.size() > 5 && dev[4] == ':' ? dev.substr(5) : "";
+  if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos || num.size() > 4)
+    sq::throw_error(SQ_ERR_INVALID_ARGUMENT, "device '", dev, "' is not recognized; expected \"cpu\" or \"cuda:N\"");
+  return std::stoi(num);
+}
+#endif
 }  // namespace
 
 namespace sq::api {
@@ -79,14 +90,7 @@ SQ_API sq_error* sq_context_create(sq_context** out, const char* device) {
       ctx->backend = sq::make_cpu_backend(0);
     } else if (dev.rfind("cuda", 0) == 0) {
 #ifdef SQ_HAVE_CUDA
-      int index = 0;
-      if (dev != "cuda") {
-        const std::string num = dev.size() > 5 && dev[4] == ':' ? dev.substr(5) : "";
-        if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos || num.size() > 4)
-          sq::throw_error(SQ_ERR_INVALID_ARGUMENT, "device '", dev, "' is not recognized; expected \"cpu\" or \"cuda:N\"");
-        index = std::stoi(num);
-      }
-      ctx->backend = sq::make_cuda_backend(index, 0);
+      ctx->backend = sq::make_cuda_backend(cuda_index(dev), 0, ctx->memory_budget);
 #else
       sq::throw_error(SQ_ERR_DEVICE, "device '", dev,
                       "': this build of streamquant has no CUDA backend (configure with -DSQ_WITH_CUDA=ON)");
@@ -107,6 +111,9 @@ SQ_API sq_error* sq_context_set_threads(sq_context* ctx, int32_t threads) {
     if (threads < 0) sq::throw_error(SQ_ERR_INVALID_ARGUMENT, "threads must be >= 0 (0 = all); got ", threads);
     ctx->threads = threads;
     if (ctx->device == "cpu") ctx->backend = sq::make_cpu_backend(threads);
+#ifdef SQ_HAVE_CUDA
+    else ctx->backend = sq::make_cuda_backend(cuda_index(ctx->device), threads, ctx->memory_budget);
+#endif
   });
 }
 
@@ -127,9 +134,14 @@ SQ_API sq_error* sq_context_set_memory_budget(sq_context* ctx, uint64_t bytes) {
     if (bytes < (uint64_t(64) << 20))
       sq::throw_error(SQ_ERR_INVALID_ARGUMENT, "memory budget must be at least 64 MiB; got ", bytes, " bytes");
     ctx->memory_budget = bytes;
+    ctx->backend->set_device_memory_budget(bytes);
   });
 }
 
 SQ_API const char* sq_context_device(const sq_context* ctx) { return ctx ? ctx->device.c_str() : ""; }
+
+SQ_API uint64_t sq_context_device_memory_peak(const sq_context* ctx) {
+  return ctx && ctx->backend ? ctx->backend->device_memory_peak() : 0;
+}
 
 }  // extern "C"

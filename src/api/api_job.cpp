@@ -20,6 +20,8 @@ struct sq_job {
   sq_tensor_sink_fn sink = nullptr;
   void* sink_user = nullptr;
   std::optional<sq::OutputStats> written;  // stats of the last successful sq_job_write
+  double write_seconds = 0;                 // sq_job_write calls, summed
+  std::string stage_json;                   // returned by sq_job_stage_seconds_json
 };
 
 namespace {
@@ -166,8 +168,21 @@ SQ_API sq_error* sq_job_write(sq_job* job, const char* out_dir_utf8, const char*
       sq::throw_error(SQ_ERR_STATE, "sq_job_write: the job has done ", job->job->blocks_done(), " of ",
                       job->job->num_blocks(), " blocks; run it to the end first");
     const sq::WriteRequest req{job->job->model(), job->job->options(), job->job->spool_files()};
+    sq::StageTimer t(job->write_seconds);
     job->written = sq::write_output(out_dir_utf8, format, req);
   });
+}
+
+SQ_API const char* sq_job_stage_seconds_json(sq_job* job) {
+  if (job == nullptr || !job->job) return "{}";
+  try {
+    sq::StageTimes t = job->job->stage_times();
+    t.write = job->write_seconds;
+    job->stage_json = t.to_json();
+    return job->stage_json.c_str();
+  } catch (...) {
+    return "{}";
+  }
 }
 
 SQ_API sq_error* sq_job_output_stats(const sq_job* job, int64_t* quantized_weights_out, int64_t* quantized_bytes_out,

@@ -1,8 +1,9 @@
 // The compute backend interface. The CPU backend (BLAS/LAPACK + threads) is the reference that every
 // algorithm runs on; the CUDA backend implements the same interface and is checked against it.
 //
-// Matrices are row-major fp32 with explicit leading dimensions. Pointers passed to a backend are in
-// that backend's memory space: host memory for the CPU backend.
+// Matrices are row-major fp32 with explicit leading dimensions. Pointers passed to a backend are host
+// memory for every backend: a device backend (offload/offload_backend.hpp) stages what it runs on the device,
+// so each algorithm has one implementation that runs on all of them.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -32,6 +33,11 @@ class Backend {
 
   // In place: A <- upper Cholesky factor of A (A = U^T U), lower triangle zeroed. False if not PD.
   virtual bool cholesky_upper(float* a, int64_t n, int64_t lda) = 0;
+
+  // Device memory: the budget its allocations must stay under, and the most it has held at once
+  // (bytes). A host-only backend has no device memory: the budget is ignored and the peak is 0.
+  virtual void set_device_memory_budget(uint64_t /*bytes*/) {}
+  virtual uint64_t device_memory_peak() const { return 0; }
 
   // Run fn(begin, end) over [0, n) split across the backend's host threads.
   virtual void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) = 0;

@@ -1,6 +1,8 @@
 // Shared pieces of the `streamquant` command-line program. The CLI uses the library only through the
 // public C API, like any other host program would.
 #pragma once
+#include <cctype>
+#include <cstdint>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -47,6 +49,34 @@ struct Model {
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 };
+
+// "32G", "24GiB", "512M", "1.5T" or a plain byte count -> bytes (K/M/G/T are powers of 1024).
+// Throws CliError naming `option` when the text is not such a size.
+inline uint64_t parse_size(const std::string& text, const std::string& option) {
+  size_t end = 0;
+  double value = -1;
+  try {
+    value = std::stod(text, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  std::string unit = text.substr(end);
+  for (const char* suffix : {"iB", "B"})
+    if (unit.size() > std::char_traits<char>::length(suffix) &&
+        unit.compare(unit.size() - std::char_traits<char>::length(suffix), std::string::npos, suffix) == 0) {
+      unit.resize(unit.size() - std::char_traits<char>::length(suffix));
+      break;
+    }
+  const std::string units = "KMGT";
+  double scale = 1;
+  if (unit.size() == 1 && units.find(char(std::toupper(unsigned(unit[0])))) != std::string::npos)
+    scale = double(uint64_t(1) << (10 * (units.find(char(std::toupper(unsigned(unit[0])))) + 1)));
+  else if (!unit.empty())
+    end = 0;
+  if (end == 0 || !(value > 0) || value * scale > 1.8e19)
+    throw CliError(SQ_ERR_INVALID_ARGUMENT, option + ": '" + text + "' is not a size; expected e.g. 32G, 24GiB, 512M or a byte count");
+  return uint64_t(value * scale);
+}
 
 // The whole of a text file (eval, calibrate-sensitivity).
 inline std::string read_text_file(const std::string& path) {

@@ -12,6 +12,7 @@ namespace {
 
 struct QuantizeArgs {
   std::string model, out, method = "gptq", calib, format = "gptq", device = "cpu", checkpoint, sensitivity, bit_plan, plan_bits;
+  std::string gpu_mem_budget;  // empty: the library's default (32 GiB)
   double target_bpw = 0.0;
   double damp = std::nan("");  // NaN = the library's default (0.01 of the mean Hessian diagonal)
   std::string bits = "4";  // integer, or a fractional average for claq (2.12)
@@ -82,6 +83,8 @@ struct Job {
 
 void run_quantize() {
   sqcli::Context ctx(args.device, args.threads, args.verbose);
+  if (!args.gpu_mem_budget.empty())
+    sqcli::check(sq_context_set_memory_budget(ctx.ptr, sqcli::parse_size(args.gpu_mem_budget, "--gpu-mem-budget")));
   Model model;
   sqcli::check(sq_model_open(&model.ptr, ctx.ptr, args.model.c_str()));
   Job job;
@@ -132,6 +135,9 @@ void run_quantize() {
   double bpw = 0.0;
   sqcli::check(sq_job_output_stats(job.ptr, &weights, &bytes, &bpw));
   std::fprintf(stderr, "wrote %s (%s)\n", args.out.c_str(), args.format.c_str());
+  std::fprintf(stderr, "stage seconds: %s\n", sq_job_stage_seconds_json(job.ptr));
+  if (args.device != "cpu")
+    std::fprintf(stderr, "peak device memory held: %.3f GiB\n", double(sq_context_device_memory_peak(ctx.ptr)) / double(1 << 30));
   // stdout, one line a script can parse: every stored byte of the quantized layers per weight they replace.
   std::printf("effective bits per weight: %.4f (%lld bytes for %lld quantized weights)\n", bpw, (long long)bytes,
               (long long)weights);
@@ -161,6 +167,8 @@ void setup_quantize(CLI::App& app) {
   cmd->add_option("--format", args.format, "Output format: gptq | lut | sq")->check(CLI::IsMember({"gptq", "lut", "sq"}));
   cmd->add_option("--threads", args.threads, "CPU threads (0 = all)");
   cmd->add_option("--device", args.device, "cpu or cuda:N");
+  cmd->add_option("--gpu-mem-budget", args.gpu_mem_budget,
+                  "Most device memory the CUDA backend may hold, e.g. 24G (default 32G); exceeding it is an error");
   cmd->add_option("--checkpoint-dir", args.checkpoint, "Resume checkpoint directory (default OUT.checkpoint)");
   cmd->add_flag("--resume", args.resume, "Continue from the checkpoint of an interrupted run");
   cmd->add_option("--damp", args.damp,

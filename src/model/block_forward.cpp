@@ -20,10 +20,6 @@ bool capture_and_check(const CaptureFn* capture, std::optional<LinearGroup> stop
 void block_forward(Backend& be, const ModelConfig& cfg, const BlockWeights& w, const RopeTables& rope, float* hidden,
                    int64_t tokens, const CaptureFn* capture, std::optional<LinearGroup> stop_after) {
   if (tokens <= 0) return;
-  // The elementwise steps below run on the host, so activations and weights must be host memory.
-  if (be.name() != "cpu")
-    throw_error(SQ_ERR_UNSUPPORTED, "block forward: backend '", be.name(),
-                "' is not supported yet (the forward pass runs on the cpu backend)");
   if (tokens > rope.max_tokens)
     throw_error(SQ_ERR_INVALID_ARGUMENT, "block forward: ", tokens, " tokens exceed the RoPE tables' ",
                 rope.max_tokens, " positions");

@@ -61,7 +61,8 @@ void clear_checkpoint(const std::string& dir) {
 
 }  // namespace
 
-Job::Job(Backend& be, const Logger& log, const ModelFiles& model) : be_(be), log_(log), model_(model) {
+Job::Job(Backend& be, const Logger& log, const ModelFiles& model)
+    : timed_(be), be_(timed_), log_(log), model_(model) {
   if (!model_.config)
     throw_error(SQ_ERR_INVALID_ARGUMENT, "model '", model_.path,
                 "' has no config.json: quantization needs the architecture description");
@@ -222,21 +223,29 @@ void Job::quantize_block(int64_t block) {
   if (data_free_) return quantize_block_data_free(block);
   const ModelConfig& cfg = config();
   const int64_t seq = calib_->seq_len;
-  BlockWeights w = load_block_weights(*model_.weights, cfg, block);
+  BlockWeights w = [&] {
+    StageTimer t(times_.load);
+    return load_block_weights(*model_.weights, cfg, block);
+  }();
   const RopeTables rope = make_rope_tables(cfg, seq);
   std::vector<float> hidden(size_t(acts_->sample_floats()));
   std::vector<std::pair<std::string, QuantizedLayer>> results;
+  double forward_with_hessian = 0, hessian_in_forward = 0;
 
   for (LinearGroup group : kGroupOrder) {
     std::unique_ptr<HessianAccumulator> acc;
     const CaptureFn capture = [&](LinearGroup g, const float* x, int64_t tokens, int64_t in_features) {
       if (g != group) return;
       if (!acc) acc = std::make_unique<HessianAccumulator>(in_features);
+      StageTimer t(hessian_in_forward);
       acc->add(be_, x, tokens, 1);
     };
-    for (int64_t s = 0; s < calib_->n_samples; ++s) {
-      acts_->get(s, hidden.data());
-      block_forward(be_, cfg, w, rope, hidden.data(), seq, &capture, group);
+    {
+      StageTimer t(forward_with_hessian);
+      for (int64_t s = 0; s < calib_->n_samples; ++s) {
+        acts_->get(s, hidden.data());
+        block_forward(be_, cfg, w, rope, hidden.data(), seq, &capture, group);
+      }
     }
     if (!acc) throw_error(SQ_ERR_INTERNAL, "block ", block, ": the forward pass never captured a linear group's input");
     const int64_t cols = acc->features();
@@ -249,6 +258,7 @@ void Job::quantize_block(int64_t block) {
       const int64_t rows = int64_t(weight.size()) / cols;
       QuantizedLayer q;
       try {
+        StageTimer t(quantize_seconds_);
         q = quantize_linear(be_, weight.data(), rows, cols, acc->matrix().data(), opts_, log_, prefix);
       } catch (const Error& e) {
         // The quantizer sees bare matrices; name the tensor so a NaN weight or a singular Hessian can be found.
@@ -263,17 +273,31 @@ void Job::quantize_block(int64_t block) {
     }
   }
   // The quantized block's outputs are the next block's inputs.
-  for (int64_t s = 0; s < calib_->n_samples; ++s) {
-    acts_->get(s, hidden.data());
-    block_forward(be_, cfg, w, rope, hidden.data(), seq);
-    acts_->put(s, hidden.data());
+  {
+    StageTimer t(forward_with_hessian);
+    for (int64_t s = 0; s < calib_->n_samples; ++s) {
+      acts_->get(s, hidden.data());
+      block_forward(be_, cfg, w, rope, hidden.data(), seq);
+      acts_->put(s, hidden.data());
+    }
   }
+  times_.forward += forward_with_hessian - hessian_in_forward;
+  times_.hessian += hessian_in_forward;
+  StageTimer t(times_.spool);
   write_spool_block(spool_block_path(work_dir_, block), results);
   if (sink_)
     for (const auto& [prefix, q] : results) sink_(prefix, q);
 }
 
+StageTimes Job::stage_times() const {
+  StageTimes t = times_;
+  t.cholesky = timed_.cholesky_seconds();
+  t.sweep = std::max(0.0, quantize_seconds_ - t.cholesky);
+  return t;
+}
+
 void Job::save_checkpoint() {
+  StageTimer t(times_.spool);
   if (own_work_dir_) return;  // no checkpoint asked for: the spool alone is kept
   if (acts_ && next_block_ < num_blocks()) acts_->save(activations_path(work_dir_, next_block_));
   const nlohmann::json state = {{"fingerprint", fingerprint()}, {"next_block", next_block_},

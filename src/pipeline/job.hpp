@@ -24,10 +24,12 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/timing_backend.hpp"
 #include "io/model_files.hpp"
 #include "pipeline/activations.hpp"
 #include "pipeline/calibration.hpp"
 #include "pipeline/job_options.hpp"
+#include "pipeline/stage_times.hpp"
 #include "quant/quantized_layer.hpp"
 #include "util/log.hpp"
 
@@ -68,6 +70,8 @@ class Job {
 
   // Where finished blocks' layers are spooled (valid after the first step).
   const std::string& work_dir() const { return work_dir_; }
+  // Wall time per stage over this run's blocks (write stays 0: the output is written outside the job).
+  StageTimes stage_times() const;
   std::vector<std::string> spool_files() const;
 
  private:
@@ -80,7 +84,10 @@ class Job {
   void save_checkpoint();
   std::string fingerprint() const;
 
-  Backend& be_;
+  TimingBackend timed_;  // the caller's backend, with its Cholesky time measured
+  Backend& be_;          // = timed_
+  StageTimes times_;
+  double quantize_seconds_ = 0;  // quantizers in total, Cholesky included
   const Logger& log_;
   const ModelFiles& model_;
   JobOptions opts_;

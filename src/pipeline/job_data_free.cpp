@@ -21,7 +21,11 @@ void Job::quantize_block_data_free(int64_t block) {
       const std::string prefix = cfg.layer_prefix(block) + name;
       QuantizedLayer q;
       {
-        const LinearWeight w = load_linear_weight(*model_.weights, cfg, block, name);
+        const LinearWeight w = [&] {
+          StageTimer t(times_.load);
+          return load_linear_weight(*model_.weights, cfg, block, name);
+        }();
+        StageTimer t(quantize_seconds_);
         q = quantize_linear(be_, w.data.data(), w.rows, w.cols, nullptr, opts_, log_, prefix);
         if (q.dequant.size() != w.data.size())
           throw_error(SQ_ERR_INTERNAL, "quantizer returned ", q.dequant.size(), " weights for '", prefix, "' (", w.rows,
@@ -32,6 +36,7 @@ void Job::quantize_block_data_free(int64_t block) {
       if (sink_) sink_(prefix, q);
     }
   }
+  StageTimer t(times_.spool);
   write_spool_block(spool_block_path(work_dir_, block), encoded);
 }
 

@@ -45,6 +45,13 @@ int main(void) {
   CHECK(sq_error_code(err) == SQ_ERR_INVALID_ARGUMENT);
   sq_error_free(err);
   CHECK(sq_context_set_threads(ctx, 2) == NULL);
+  /* A CPU context holds no device memory; the budget is accepted (and ignored) above 64 MiB only. */
+  CHECK(sq_context_device_memory_peak(ctx) == 0);
+  CHECK(sq_context_device_memory_peak(NULL) == 0);
+  CHECK(sq_context_set_memory_budget(ctx, (uint64_t)24 << 30) == NULL);
+  err = sq_context_set_memory_budget(ctx, 1000);
+  CHECK(sq_error_code(err) == SQ_ERR_INVALID_ARGUMENT);
+  sq_error_free(err);
   CHECK(strcmp(sq_error_code_name(SQ_ERR_FORMAT), "SQ_ERR_FORMAT") == 0);
   CHECK(strcmp(sq_dtype_name(SQ_DTYPE_BF16), "BF16") == 0);
   sq_context_free(ctx);

@@ -92,3 +92,8 @@ class Context(_Handle):
     @property
     def device(self):
         return lib.sq_context_device(self.ptr).decode()
+
+    @property
+    def device_memory_peak(self):
+        """Most device memory (bytes) the backend has held at once; 0 on CPU."""
+        return int(lib.sq_context_device_memory_peak(self.ptr))

@@ -1,0 +1,182 @@
+// DeviceApi on one CUDA GPU. Row-major matrices are handed to column-major cuBLAS/cuSOLVER as their
+// transposes. All work is issued on one non-blocking stream and copies synchronize it, so each call's
+// results are in place when it returns (the offload backend relies on that).
+#include <algorithm>
+#include <string>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cusolverDn.h>
+
+#include "backend/cuda/cuda_backend.hpp"
+#include "backend/offload/offload_backend.hpp"
+#include "cuda/symmetric.cuh"
+#include "util/error.hpp"
+
+namespace sq {
+namespace {
+
+void check_cuda(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw_error(SQ_ERR_DEVICE, what, ": ", cudaGetErrorString(e));
+}
+void check_cublas(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) throw_error(SQ_ERR_DEVICE, what, ": cuBLAS status ", int(s));
+}
+void check_cusolver(cusolverStatus_t s, const char* what) {
+  if (s != CUSOLVER_STATUS_SUCCESS) throw_error(SQ_ERR_DEVICE, what, ": cuSOLVER status ", int(s));
+}
+
+class CudaDeviceApi final : public DeviceApi {
+ public:
+  explicit CudaDeviceApi(int device) : device_(device) {
+    check_cuda(cudaSetDevice(device), ("cudaSetDevice(" + std::to_string(device) + ")").c_str());
+    check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check_cublas(cublasCreate(&blas_), "cublasCreate");
+    check_cublas(cublasSetStream(blas_, stream_), "cublasSetStream");
+    // Plain fp32 arithmetic (no TF32) so results match the CPU reference to fp32 rounding.
+    check_cublas(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    check_cusolver(cusolverDnCreate(&solver_), "cusolverDnCreate");
+    check_cusolver(cusolverDnSetStream(solver_, stream_), "cusolverDnSetStream");
+  }
+  ~CudaDeviceApi() override {
+    if (solver_) cusolverDnDestroy(solver_);
+    if (blas_) cublasDestroy(blas_);
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+
+  std::string name() const override { return "cuda:" + std::to_string(device_); }
+
+  void* allocate(size_t bytes) override {
+    select();
+    void* p = nullptr;
+    if (cudaMalloc(&p, bytes) != cudaSuccess) {
+      (void)cudaGetLastError();  // clear the allocation error so the next checked call does not report it
+      return nullptr;
+    }
+    return p;
+  }
+  void release(void* ptr) noexcept override {
+    if (ptr) cudaFree(ptr);
+  }
+
+  void upload(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes,
+              size_t rows) override {
+    copy(dst, dst_pitch, src, src_pitch, row_bytes, rows, cudaMemcpyHostToDevice, "upload to the GPU");
+  }
+  void download(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes,
+                size_t rows) override {
+    copy(dst, dst_pitch, src, src_pitch, row_bytes, rows, cudaMemcpyDeviceToHost, "download from the GPU");
+  }
+
+  void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+            const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {
+    select();
+    // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T.
+    check_cublas(cublasSgemm(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m),
+                             int(k), &alpha, b, int(ldb), a, int(lda), &beta, c, int(ldc)),
+                 "cublasSgemm");
+  }
+
+  void syrk_ata_upper(int64_t n, int64_t k, float alpha, const float* a, int64_t lda, float beta, float* c,
+                      int64_t ldc) override {
+    select();
+    // Row-major A [k, n] is the column-major n x k matrix A^T, so A^T A = (A^T)(A^T)^T: op N.
+    // Column-major lower triangle == row-major upper triangle.
+    check_cublas(cublasSsyrk(blas_, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, int(n), int(k), &alpha, a, int(lda), &beta,
+                             c, int(ldc)),
+                 "cublasSsyrk");
+  }
+
+  // Layout: the larger of the potrf/potri float workspaces, then one int for cuSOLVER's info flag.
+  size_t factor_workspace_bytes(float* a, int64_t n, int64_t lda) override {
+    return factor_floats(a, n, lda) * sizeof(float) + kInfoBytes;
+  }
+  // Column-major LOWER on the row-major matrix == row-major UPPER factor (A = U^T U).
+  bool potrf_upper(float* a, int64_t n, int64_t lda, void* workspace) override {
+    select();
+    float* ws = static_cast<float*>(workspace);
+    const int work = int(factor_floats(a, n, lda));
+    int* info = reinterpret_cast<int*>(ws + work);
+    check_cusolver(cusolverDnSpotrf(solver_, CUBLAS_FILL_MODE_LOWER, int(n), a, int(lda), ws, work, info),
+                   "cusolverDnSpotrf");
+    return read_info(info, "cusolverDnSpotrf") == 0;
+  }
+  bool potri_upper(float* a, int64_t n, int64_t lda, void* workspace) override {
+    select();
+    float* ws = static_cast<float*>(workspace);
+    const int work = int(factor_floats(a, n, lda));
+    int* info = reinterpret_cast<int*>(ws + work);
+    check_cusolver(cusolverDnSpotri(solver_, CUBLAS_FILL_MODE_LOWER, int(n), a, int(lda), ws, work, info),
+                   "cusolverDnSpotri");
+    return read_info(info, "cusolverDnSpotri") == 0;
+  }
+
+  void mirror_upper(float* a, int64_t n, int64_t lda) override {
+    select();
+    check_cuda(cuda::launch_mirror_upper(a, n, lda, stream_), "mirror_upper kernel");
+  }
+  void zero_lower(float* a, int64_t n, int64_t lda) override {
+    select();
+    check_cuda(cuda::launch_zero_lower(a, n, lda, stream_), "zero_lower kernel");
+  }
+
+ private:
+  static constexpr size_t kInfoBytes = 16;
+  // Every operation selects the device first: the calling host thread may never have selected it.
+  void select() { check_cuda(cudaSetDevice(device_), "cudaSetDevice"); }
+  size_t factor_floats(float* a, int64_t n, int64_t lda) {
+    int w1 = 0, w2 = 0;
+    check_cusolver(cusolverDnSpotrf_bufferSize(solver_, CUBLAS_FILL_MODE_LOWER, int(n), a, int(lda), &w1),
+                   "cusolverDnSpotrf_bufferSize");
+    check_cusolver(cusolverDnSpotri_bufferSize(solver_, CUBLAS_FILL_MODE_LOWER, int(n), a, int(lda), &w2),
+                   "cusolverDnSpotri_bufferSize");
+    return size_t(std::max(w1, w2));
+  }
+
+  void copy(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes, size_t rows,
+            cudaMemcpyKind kind, const char* what) {
+    select();
+    if (rows == 0 || row_bytes == 0) return;
+    check_cuda(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, row_bytes, rows, kind, stream_), what);
+    check_cuda(cudaStreamSynchronize(stream_), what);
+  }
+  int read_info(const int* dev_info, const char* what) {
+    int info = 0;
+    check_cuda(cudaMemcpyAsync(&info, dev_info, sizeof info, cudaMemcpyDeviceToHost, stream_), what);
+    check_cuda(cudaStreamSynchronize(stream_), what);
+    if (info < 0) throw_error(SQ_ERR_INTERNAL, what, ": invalid argument ", -info);
+    return info;
+  }
+
+  int device_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  cusolverDnHandle_t solver_ = nullptr;
+};
+
+}  // namespace
+
+int cuda_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+std::unique_ptr<DeviceApi> make_cuda_device_api(int device) {
+  const int count = cuda_device_count();
+  if (device < 0 || device >= count)
+    throw_error(SQ_ERR_DEVICE, "CUDA device ", device, " not available (", count, " device(s) visible)");
+  return std::make_unique<CudaDeviceApi>(device);
+}
+
+std::unique_ptr<Backend> make_cuda_backend(int device, int host_threads, uint64_t budget_bytes) {
+  OffloadOptions opts;
+  opts.budget_bytes = budget_bytes;
+  opts.host_threads = host_threads;
+  return make_offload_backend(make_cuda_device_api(device), opts);
+}
+
+}  // namespace sq

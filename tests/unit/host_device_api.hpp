@@ -1,0 +1,92 @@
+// A DeviceApi whose "device memory" is host memory and whose kernels are the CPU reference (OpenBLAS,
+// LAPACKE). With it the offload backend's staging, tiling and budget logic runs in every test, on any
+// machine. New allocations are filled with NaN, so a tile the backend forgets to upload poisons the result
+// instead of passing unnoticed; live bytes and the peak are recorded to check the budget from outside.
+#pragma once
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "backend/device_api.hpp"
+
+namespace sq::test {
+
+struct HostDeviceStats {
+  std::mutex mu;
+  std::map<void*, size_t> live;
+  size_t live_bytes = 0, peak_bytes = 0, uploads = 0;
+  size_t fail_above = SIZE_MAX;  // allocations larger than this fail, as a full device would
+};
+
+class HostDeviceApi final : public DeviceApi {
+ public:
+  explicit HostDeviceApi(HostDeviceStats& stats) : s_(stats) {}
+  std::string name() const override { return "hostdev:0"; }
+
+  void* allocate(size_t bytes) override {
+    if (bytes > s_.fail_above) return nullptr;
+    float* p = static_cast<float*>(std::malloc(bytes));
+    for (size_t i = 0; i < bytes / sizeof(float); ++i) p[i] = std::nanf("");
+    std::lock_guard<std::mutex> lock(s_.mu);
+    s_.live[p] = bytes;
+    s_.live_bytes += bytes;
+    if (s_.live_bytes > s_.peak_bytes) s_.peak_bytes = s_.live_bytes;
+    return p;
+  }
+  void release(void* ptr) noexcept override {
+    std::lock_guard<std::mutex> lock(s_.mu);
+    s_.live_bytes -= s_.live[ptr];
+    s_.live.erase(ptr);
+    std::free(ptr);
+  }
+
+  void upload(void* dst, size_t dp, const void* src, size_t sp, size_t row_bytes, size_t rows) override {
+    copy(dst, dp, src, sp, row_bytes, rows);
+    std::lock_guard<std::mutex> lock(s_.mu);
+    ++s_.uploads;
+  }
+  void download(void* dst, size_t dp, const void* src, size_t sp, size_t row_bytes, size_t rows) override {
+    copy(dst, dp, src, sp, row_bytes, rows);
+  }
+
+  void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+            const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blasint(m),
+                blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc));
+  }
+  void syrk_ata_upper(int64_t n, int64_t k, float alpha, const float* a, int64_t lda, float beta, float* c,
+                      int64_t ldc) override {
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(n), blasint(k), alpha, a, blasint(lda), beta, c,
+                blasint(ldc));
+  }
+  size_t factor_workspace_bytes(float*, int64_t n, int64_t) override { return size_t(n) * sizeof(float); }
+  bool potrf_upper(float* a, int64_t n, int64_t lda, void*) override {
+    return LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'U', lapack_int(n), a, lapack_int(lda)) == 0;
+  }
+  bool potri_upper(float* a, int64_t n, int64_t lda, void*) override {
+    return LAPACKE_spotri(LAPACK_ROW_MAJOR, 'U', lapack_int(n), a, lapack_int(lda)) == 0;
+  }
+  void mirror_upper(float* a, int64_t n, int64_t lda) override {
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < i; ++j) a[i * lda + j] = a[j * lda + i];
+  }
+  void zero_lower(float* a, int64_t n, int64_t lda) override {
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < i; ++j) a[i * lda + j] = 0.0f;
+  }
+
+ private:
+  static void copy(void* dst, size_t dp, const void* src, size_t sp, size_t row_bytes, size_t rows) {
+    for (size_t r = 0; r < rows; ++r)
+      std::memcpy(static_cast<char*>(dst) + r * dp, static_cast<const char*>(src) + r * sp, row_bytes);
+  }
+  HostDeviceStats& s_;
+};
+
+}  // namespace sq::test
