@@ -45,7 +45,7 @@ SQ_API sq_error *sq_model_perplexity(sq_model *model, const int32_t *tokens, siz
  *   {model, text, tokens, base_ppl, base_nll, noise_levels, seconds, layers: [{name, numel, rows, cols,
  *    alpha, alpha_nll, dppl, dnll}]}
  * `text_label_utf8` (may be NULL) is recorded as "text". Progress is logged at INFO level. The forward pass
- * runs on host memory (a CUDA context uses a CPU backend with its thread count).
+ * runs on the context's backend (a CUDA context runs its large matrix products on the GPU).
  */
 SQ_API sq_error *sq_model_calibrate_sensitivity(sq_model *model, const int32_t *tokens, size_t n, size_t seq_len,
                                                 size_t max_tokens, const double *noise_levels, size_t n_levels,

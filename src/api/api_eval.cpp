@@ -22,23 +22,17 @@ const sq::ModelConfig& require_config(const sq_model* model, const char* fn) {
   return *model->files.config;
 }
 
-// The forward pass runs on host memory: a CUDA context evaluates on a CPU backend with its thread count.
+// The context's backend. Every backend takes host memory; a CUDA context runs the large products on its GPU.
 class EvalBackend {
  public:
   EvalBackend(const sq_model* model, const char* fn) {
     if (model->ctx == nullptr || !model->ctx->backend)
       sq::throw_error(SQ_ERR_STATE, fn, ": the model's context has no backend");
-    if (model->ctx->backend->name() == "cpu") {
-      be_ = model->ctx->backend.get();
-    } else {
-      own_ = sq::make_cpu_backend(model->ctx->threads);
-      be_ = own_.get();
-    }
+    be_ = model->ctx->backend.get();
   }
   sq::Backend& get() { return *be_; }
 
  private:
-  std::unique_ptr<sq::Backend> own_;
   sq::Backend* be_ = nullptr;
 };
 

@@ -116,7 +116,12 @@ class OffloadBackend final : public Backend {
   void device_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                    const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
     const GemmTiles t = plan_gemm_tiles(m, n, k, mem_.available(), DeviceMemory::kGranule);
-    if (t.m == 0) mem_.allocate(3 * DeviceMemory::kGranule, "a GEMM tile");  // throws the budget error
+    if (t.m == 0) {
+      char b1[32], b2[32];
+      throw_error(SQ_ERR_OUT_OF_MEMORY, dev_->name(), ": a GEMM needs at least ",
+                  format_bytes(3 * DeviceMemory::kGranule, b1), " of device memory for its tiles, but only ",
+                  format_bytes(mem_.available(), b2), " of the budget is free; raise the budget (--gpu-mem-budget)");
+    }
     DeviceBuffer da(mem_, size_t(t.m) * t.k * kF, "a GEMM tile of A");
     DeviceBuffer db(mem_, size_t(t.k) * t.n * kF, "a GEMM tile of B");
     DeviceBuffer dc(mem_, size_t(t.m) * t.n * kF, "a GEMM tile of C");
