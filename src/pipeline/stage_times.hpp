@@ -1,7 +1,7 @@
 // Where a job's wall time goes, in seconds, summed over the blocks of this run (a resumed run counts only
 // its own blocks). forward excludes the Hessian accumulation done inside it; sweep is the quantizers' time
-// apart from their Cholesky factorizations; spool covers the per-block spool file and checkpoint; write is
-// the final output.
+// apart from their Cholesky factorizations; spool covers the per-block spool file, the layer sink (the
+// caller's callback) and the resume checkpoint (with its activations); write is the final output.
 #pragma once
 #include <chrono>
 #include <string>
