@@ -10,9 +10,7 @@
 
 #include "backend/offload/offload_backend.hpp"
 #include "backend_parity.hpp"
-#include "io/model_files.hpp"
 #include "model/forward.hpp"
-#include "pipeline/job.hpp"
 #include "tiny_model.hpp"
 #include "util/error.hpp"
 #ifdef SQ_HAVE_CUDA
@@ -109,27 +107,8 @@ TEST(CudaBackend, JobAndPerplexityMatchTheCpuRun) {
   auto be = gpu();
   REQUIRE_GPU(be);
   const auto cfg = sqtest::tiny_config();
-  auto run_job = [&](sq::Backend& backend) {
-    sq::ModelFiles m;
-    m.path = "memory";
-    m.config = cfg;
-    m.weights = std::make_unique<sqtest::MemorySource>(sqtest::make_tiny_model(cfg, 21));
-    sq::Logger log;
-    sq::Job job(backend, log, m);
-    job.options().method = "gptq";
-    job.options().group_size = 16;
-    sq::CalibrationSet calib;
-    calib.n_samples = 4;
-    calib.seq_len = 16;
-    calib.tokens = sqtest::random_tokens(64, cfg.vocab_size, 5);
-    job.set_calibration_samples(calib);
-    std::vector<std::vector<float>> deq;
-    job.set_layer_sink([&](const std::string&, const sq::QuantizedLayer& l) { deq.push_back(l.dequant); });
-    job.run();
-    return deq;
-  };
-  const auto ref = run_job(sq::default_cpu_backend());
-  const auto out = run_job(*be);
+  const auto ref = sqtest::tiny_gptq_job(sq::default_cpu_backend());
+  const auto out = sqtest::tiny_gptq_job(*be);
   ASSERT_EQ(ref.size(), out.size());
   for (size_t i = 0; i < ref.size(); ++i) EXPECT_LT(sqtest::relative_error(out[i], ref[i]), 1e-2) << "layer " << i;
   const auto src = sqtest::make_tiny_model(cfg, 21);

@@ -12,6 +12,9 @@
 
 #include "backend/backend.hpp"
 #include "correlated_hessian.hpp"
+#include "io/model_files.hpp"
+#include "pipeline/job.hpp"
+#include "tiny_model.hpp"
 #include "quant/layer_quantizer.hpp"
 #include "util/log.hpp"
 
@@ -143,6 +146,28 @@ inline void expect_layer_parity(sq::Backend& be, int64_t rows, int64_t cols, uin
     std::printf("  %-28s codes differing %.5f  objective %.6g vs cpu %.6g\n", what.c_str(), p.code_mismatch,
                 p.objective, p.objective_ref);
   }
+}
+
+// GPTQ over the tiny two-block model on `be`: the dequantized weights of every layer, in job order.
+inline std::vector<std::vector<float>> tiny_gptq_job(sq::Backend& be) {
+  const auto cfg = tiny_config();
+  sq::ModelFiles m;
+  m.path = "memory";
+  m.config = cfg;
+  m.weights = std::make_unique<MemorySource>(make_tiny_model(cfg, 21));
+  sq::Logger log;
+  sq::Job job(be, log, m);
+  job.options().method = "gptq";
+  job.options().group_size = 16;
+  sq::CalibrationSet calib;
+  calib.n_samples = 4;
+  calib.seq_len = 16;
+  calib.tokens = random_tokens(64, cfg.vocab_size, 5);
+  job.set_calibration_samples(calib);
+  std::vector<std::vector<float>> deq;
+  job.set_layer_sink([&](const std::string&, const sq::QuantizedLayer& l) { deq.push_back(l.dequant); });
+  job.run();
+  return deq;
 }
 
 }  // namespace sqtest

@@ -12,9 +12,7 @@
 #include "backend/offload/offload_backend.hpp"
 #include "backend_parity.hpp"
 #include "host_device_api.hpp"
-#include "io/model_files.hpp"
 #include "model/forward.hpp"
-#include "pipeline/job.hpp"
 #include "tiny_model.hpp"
 #include "util/error.hpp"
 
@@ -174,28 +172,9 @@ TEST(OffloadBackend, EveryMethodQuantizesALayerAsOnTheCpu) {
 
 TEST(OffloadBackend, JobAndPerplexityMatchTheCpuRun) {
   const auto cfg = sqtest::tiny_config();
-  auto run_job = [&](sq::Backend& be) {
-    sq::ModelFiles m;
-    m.path = "memory";
-    m.config = cfg;
-    m.weights = std::make_unique<sqtest::MemorySource>(sqtest::make_tiny_model(cfg, 21));
-    sq::Logger log;
-    sq::Job job(be, log, m);
-    job.options().method = "gptq";
-    job.options().group_size = 16;
-    sq::CalibrationSet calib;
-    calib.n_samples = 4;
-    calib.seq_len = 16;
-    calib.tokens = sqtest::random_tokens(64, cfg.vocab_size, 5);
-    job.set_calibration_samples(calib);
-    std::vector<std::vector<float>> deq;
-    job.set_layer_sink([&](const std::string&, const sq::QuantizedLayer& l) { deq.push_back(l.dequant); });
-    job.run();
-    return deq;
-  };
   Offload off(kLarge);
-  const auto ref = run_job(sq::default_cpu_backend());
-  const auto out = run_job(*off.be);
+  const auto ref = sqtest::tiny_gptq_job(sq::default_cpu_backend());
+  const auto out = sqtest::tiny_gptq_job(*off.be);
   ASSERT_EQ(ref.size(), out.size());
   ASSERT_EQ(ref.size(), size_t(2 * 7));
   for (size_t i = 0; i < ref.size(); ++i) EXPECT_LT(sqtest::relative_error(out[i], ref[i]), 1e-3) << "layer " << i;
