@@ -10,6 +10,7 @@
 
 #include "backend/offload/offload_backend.hpp"
 #include "backend_parity.hpp"
+#include "test_files.hpp"
 #include "model/forward.hpp"
 #include "tiny_model.hpp"
 #include "util/error.hpp"
@@ -86,13 +87,8 @@ TEST(CudaBackend, OverBudgetIsAClearError) {
   auto be = gpu(uint64_t(1) << 20);
   REQUIRE_GPU(be);
   auto h = sqtest::spd_matrix(1024, 2);  // 4 MiB
-  try {
-    be->cholesky_inverse_upper(h.data(), 1024, 1024);
-    ADD_FAILURE() << "expected SQ_ERR_OUT_OF_MEMORY";
-  } catch (const sq::Error& e) {
-    EXPECT_EQ(e.code(), SQ_ERR_OUT_OF_MEMORY);
-    EXPECT_NE(std::string(e.what()).find("--gpu-mem-budget"), std::string::npos) << e.what();
-  }
+  sqtest::expect_error([&] { be->cholesky_inverse_upper(h.data(), 1024, 1024); }, SQ_ERR_OUT_OF_MEMORY,
+                       {"--gpu-mem-budget"});
 }
 
 TEST(CudaBackend, EveryMethodQuantizesALayerAsOnTheCpu) {

@@ -1,7 +1,9 @@
 """Shared fixtures: where the build put the CLI and the library, and where the shared test data lives."""
+import json
 import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
 
@@ -25,3 +27,20 @@ def cli():
     if not CLI.exists():
         pytest.skip(f"CLI not built at {CLI}")
     return run_cli
+
+
+def tiny_model_and_calib(root):
+    """tools/make_tiny_model.py's default model under root/model and 4096 random calibration token ids
+    (seed 0) in root/calib.npy; skips when the generator, the CLI or numpy is missing."""
+    np = pytest.importorskip("numpy")
+    make_tiny = SOURCE_DIR / "tools" / "make_tiny_model.py"
+    if not make_tiny.exists():
+        pytest.skip(f"{make_tiny} is not in the tree")
+    if not CLI.exists():
+        pytest.skip(f"CLI not built at {CLI}")
+    model = root / "model"
+    subprocess.run([sys.executable, str(make_tiny), str(model)], check=True)
+    config = json.loads((model / "config.json").read_text())
+    calib = root / "calib.npy"
+    np.save(calib, np.random.default_rng(0).integers(0, config["vocab_size"], size=4096, dtype=np.int32))
+    return model, calib

@@ -5,30 +5,17 @@ compared with the CPU run's (skipped elsewhere)."""
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from conftest import CLI, SOURCE_DIR
+from conftest import CLI, tiny_model_and_calib
 
 np = pytest.importorskip("numpy")
-
-MAKE_TINY = SOURCE_DIR / "tools" / "make_tiny_model.py"
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    if not MAKE_TINY.exists():
-        pytest.skip(f"{MAKE_TINY} is not in the tree")
-    if not CLI.exists():
-        pytest.skip(f"CLI not built at {CLI}")
-    root = tmp_path_factory.mktemp("tiny")
-    model = root / "model"
-    subprocess.run([sys.executable, str(MAKE_TINY), str(model)], check=True)
-    config = json.loads((model / "config.json").read_text())
-    calib = root / "calib.npy"
-    np.save(calib, np.random.default_rng(0).integers(0, config["vocab_size"], size=4096, dtype=np.int32))
-    return model, calib
+    return tiny_model_and_calib(tmp_path_factory.mktemp("tiny"))
 
 
 def quantize(tiny, out, *extra):

@@ -2,33 +2,19 @@
 (the outliers travel as CSR payloads) and the GPTQ writer refuses it with a message that says why."""
 import json
 import subprocess
-import sys
 
 import pytest
 
-from conftest import CLI, SOURCE_DIR
+from conftest import CLI, tiny_model_and_calib
 
 np = pytest.importorskip("numpy")
 safetensors = pytest.importorskip("safetensors")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
-MAKE_TINY = SOURCE_DIR / "tools" / "make_tiny_model.py"
-
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    if not MAKE_TINY.exists():
-        pytest.skip(f"{MAKE_TINY} is not in the tree")
-    if not CLI.exists():
-        pytest.skip(f"CLI not built at {CLI}")
-    root = tmp_path_factory.mktemp("tiny")
-    model = root / "model"
-    subprocess.run([sys.executable, str(MAKE_TINY), str(model)], check=True)
-    rng = np.random.default_rng(0)
-    config = json.loads((model / "config.json").read_text())
-    calib = root / "calib.npy"
-    np.save(calib, rng.integers(0, config["vocab_size"], size=4096, dtype=np.int32))
-    return model, calib
+    return tiny_model_and_calib(tmp_path_factory.mktemp("tiny"))
 
 
 def quantize(tiny, out, *extra):

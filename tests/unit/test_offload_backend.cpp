@@ -12,6 +12,7 @@
 #include "backend/offload/offload_backend.hpp"
 #include "backend_parity.hpp"
 #include "host_device_api.hpp"
+#include "test_files.hpp"
 #include "model/forward.hpp"
 #include "tiny_model.hpp"
 #include "util/error.hpp"
@@ -31,17 +32,6 @@ struct Offload {
   }
   ~Offload() { EXPECT_EQ(stats.live_bytes, 0u) << "device memory leaked"; }
 };
-
-template <typename F>
-sq::Error expect_error(F&& f) {
-  try {
-    f();
-  } catch (const sq::Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected an sq::Error";
-  return sq::Error(SQ_OK, "");
-}
 
 constexpr uint64_t kLarge = uint64_t(1) << 30;
 
@@ -108,14 +98,8 @@ TEST(OffloadBackend, NotPositiveDefiniteIsFalseNotAnError) {
 TEST(OffloadBackend, OverBudgetNamesTheOperationTheSizeAndTheOption) {
   Offload off(uint64_t(32) << 10);  // 32 KiB: a 128 x 128 fp32 matrix (64 KiB) cannot be factored
   auto h = sqtest::spd_matrix(128, 2);
-  const sq::Error e = expect_error([&] { off.be->cholesky_inverse_upper(h.data(), 128, 128); });
-  EXPECT_EQ(e.code(), SQ_ERR_OUT_OF_MEMORY);
-  const std::string msg = e.what();
-  EXPECT_NE(msg.find("hostdev:0"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("Cholesky"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("64.00 KiB"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("32.00 KiB budget"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("--gpu-mem-budget"), std::string::npos) << msg;
+  sqtest::expect_error([&] { off.be->cholesky_inverse_upper(h.data(), 128, 128); }, SQ_ERR_OUT_OF_MEMORY,
+                       {"hostdev:0", "Cholesky", "64.00 KiB", "32.00 KiB budget", "--gpu-mem-budget"});
   EXPECT_LE(off.stats.peak_bytes, uint64_t(32) << 10);
 }
 
@@ -123,9 +107,8 @@ TEST(OffloadBackend, DeviceOutOfMemoryBelowTheBudgetIsAClearError) {
   Offload off(kLarge);
   off.stats.fail_above = 1024;  // the device gives less than the budget promises
   std::vector<float> a(64 * 64, 1.0f), c(64 * 64, 0.0f);
-  const sq::Error e = expect_error([&] { off.be->gemm(false, false, 64, 64, 64, 1.0f, a.data(), 64, a.data(), 64, 0.0f, c.data(), 64); });
-  EXPECT_EQ(e.code(), SQ_ERR_OUT_OF_MEMORY);
-  EXPECT_NE(std::string(e.what()).find("no memory left"), std::string::npos) << e.what();
+  sqtest::expect_error([&] { off.be->gemm(false, false, 64, 64, 64, 1.0f, a.data(), 64, a.data(), 64, 0.0f, c.data(), 64); },
+                       SQ_ERR_OUT_OF_MEMORY, {"no memory left"});
 }
 
 TEST(OffloadBackend, BudgetCanBeChangedAndPeakIsReported) {
@@ -135,7 +118,7 @@ TEST(OffloadBackend, BudgetCanBeChangedAndPeakIsReported) {
   EXPECT_EQ(off.be->device_memory_peak(), 3u * 64 * 64 * 4) << "A, B and C, each a multiple of 256 bytes";
   off.be->set_device_memory_budget(uint64_t(1) << 10);
   std::vector<float> h = sqtest::spd_matrix(64, 1);
-  EXPECT_EQ(expect_error([&] { off.be->cholesky_upper(h.data(), 64, 64); }).code(), SQ_ERR_OUT_OF_MEMORY);
+  sqtest::expect_error([&] { off.be->cholesky_upper(h.data(), 64, 64); }, SQ_ERR_OUT_OF_MEMORY, {});
 }
 
 TEST(OffloadBackend, SmallOperationsStayOnTheHost) {
@@ -163,7 +146,7 @@ TEST(OffloadBackend, EveryMethodQuantizesALayerAsOnTheCpu) {
   // Cholesky of H needs H on the device: too small a budget is an error, not a silent fallback.
   sq::QuantizeOptions o;
   o.method = "gptq";
-  EXPECT_EQ(expect_error([&] { sqtest::layer_parity(*tiled.be, o, 64, 256, 11); }).code(), SQ_ERR_OUT_OF_MEMORY);
+  sqtest::expect_error([&] { sqtest::layer_parity(*tiled.be, o, 64, 256, 11); }, SQ_ERR_OUT_OF_MEMORY, {});
   // H (256 KiB) and its factor fit; QuantEase's 64 x 256 x 256 GEMM (384 KiB of operands) is cut in tiles.
   Offload cut(uint64_t(320) << 10);
   sqtest::expect_layer_parity(*cut.be, 64, 256, 12, /*include_rotated=*/false);
