@@ -8,9 +8,22 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace sq {
+
+class DeviceApi;
+class DeviceMemory;
+
+// The device of a device backend, for code that keeps data resident there across many operations (the
+// decoder block forward on the device, the Hessians it feeds). The user holds `mutex` while it issues
+// work, as the backend's own operations do, and allocates only through `memory` (the budget).
+struct DeviceHandle {
+  DeviceApi& api;
+  DeviceMemory& memory;
+  std::mutex& mutex;
+};
 
 class Backend {
  public:
@@ -38,6 +51,8 @@ class Backend {
   // (bytes). A host-only backend has no device memory: the budget is ignored and the peak is 0.
   virtual void set_device_memory_budget(uint64_t /*bytes*/) {}
   virtual uint64_t device_memory_peak() const { return 0; }
+  // The backend's device; nullptr for a host-only backend.
+  virtual DeviceHandle* device() { return nullptr; }
 
   // Run fn(begin, end) over [0, n) split across the backend's host threads.
   virtual void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) = 0;

@@ -1,6 +1,8 @@
 // What a compute device must offer so the offload backend (offload/offload_backend.hpp) can run the heavy
-// linear algebra of the Backend interface on it: raw memory, copies between host and device, and the dense
-// kernels on device pointers. Matrices are row-major fp32 with explicit leading dimensions, as in Backend.
+// linear algebra of the Backend interface on it, and the device block forward (model/device_block.hpp) can
+// run a whole decoder block there: raw memory, copies between host and device, the dense kernels and the
+// block's element-wise kernels on device pointers. Matrices are row-major fp32 with explicit leading
+// dimensions, as in Backend. Kernels may run asynchronously; copies and synchronize() wait for them.
 //
 // Two implementations: the CUDA one (cuda/cuda_device_api.cpp: cudaMalloc, cuBLAS, cuSOLVER) and a host
 // stand-in used by the tests (tests/unit/host_device_api.hpp), which lets every line of the offload logic
@@ -43,6 +45,27 @@ class DeviceApi {
   // a[i][j] = a[j][i] (mirror_upper) or 0 (zero_lower) for i > j.
   virtual void mirror_upper(float* a, int64_t n, int64_t lda) = 0;
   virtual void zero_lower(float* a, int64_t n, int64_t lda) = 0;
+
+  // ---- the decoder block's kernels (same contracts as model/ops.hpp, on device pointers) ----
+  // C_b = alpha op(A_b) op(B_b) + beta C_b for b < batch, where X_b = x + b * stride_x (a stride may be 0).
+  virtual void gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                                    const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb,
+                                    int64_t stride_b, float beta, float* c, int64_t ldc, int64_t stride_c,
+                                    int64_t batch) = 0;
+  // y[r] = weight * x[r] / sqrt(mean(x[r]^2) + eps) over `rows` rows of `dim` (y may equal x).
+  virtual void rms_norm(const float* x, const float* weight, int64_t rows, int64_t dim, float eps, float* y) = 0;
+  // HF rotate_half RoPE in place on x [tokens, heads * head_dim]; cos/sin are [tokens, head_dim / 2].
+  virtual void rope(float* x, const float* cos, const float* sin, int64_t tokens, int64_t heads,
+                    int64_t head_dim) = 0;
+  // gate <- silu(gate) * up over n values.
+  virtual void silu_mul(float* gate, const float* up, int64_t n) = 0;
+  // y[r] += bias for `rows` rows of `cols`.
+  virtual void add_row_bias(float* y, const float* bias, int64_t rows, int64_t cols) = 0;
+  // Softmax in place over `batch` score matrices [tokens, tokens] (stride tokens^2), row i over keys
+  // [i - window + 1, i] (window <= 0: [0, i]); the masked entries become 0.
+  virtual void causal_softmax(float* scores, int64_t tokens, int64_t batch, int64_t window) = 0;
+  // Wait until every kernel issued so far has finished (for timing; copies already wait).
+  virtual void synchronize() = 0;
 };
 
 }  // namespace sq

@@ -54,6 +54,10 @@ std::vector<float>& BlockWeights::linear(const std::string& name) {
               "' (expected self_attn.{q,k,v,o}_proj or mlp.{gate,up,down}_proj)");
 }
 
+const std::vector<float>& BlockWeights::linear(const std::string& name) const {
+  return const_cast<BlockWeights*>(this)->linear(name);
+}
+
 LinearWeight load_linear_weight(const WeightSource& src, const ModelConfig& cfg, int64_t layer, const std::string& name) {
   if (layer < 0 || layer >= cfg.num_hidden_layers)
     throw_error(SQ_ERR_INVALID_ARGUMENT, "block index ", layer, " is out of range [0, ", cfg.num_hidden_layers, ")");

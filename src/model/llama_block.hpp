@@ -30,6 +30,7 @@ struct BlockWeights {
   std::vector<float> q_norm, k_norm;             // [head_dim], empty unless config.qk_norm
   // The weight of linear layer `name` ("self_attn.q_proj", ...).
   std::vector<float>& linear(const std::string& name);
+  const std::vector<float>& linear(const std::string& name) const;
 };
 
 BlockWeights load_block_weights(const WeightSource& src, const ModelConfig& cfg, int64_t layer);

@@ -10,9 +10,17 @@
 
 namespace sq {
 
+// One step of that running average, for `batch` sequences after `seen`: H <- beta H + alpha X^T X.
+struct HessianStep {
+  float alpha, beta;
+};
+HessianStep hessian_step(int64_t seen, int64_t batch);
+
 class HessianAccumulator {
  public:
   explicit HessianAccumulator(int64_t features);
+  // A Hessian accumulated elsewhere (on a device: device_hessian.hpp) over `sequences` sequences.
+  HessianAccumulator(int64_t features, int64_t sequences, std::vector<float> matrix);
   // x: [tokens, features] row-major, the inputs of `sequences` calibration sequences.
   void add(Backend& be, const float* x, int64_t tokens, int64_t sequences = 1);
   int64_t features() const { return features_; }

@@ -9,6 +9,7 @@
 
 #include "model/llama_block.hpp"
 #include "pipeline/bit_plan.hpp"
+#include "pipeline/block_passes.hpp"
 #include "pipeline/hessian.hpp"
 #include "pipeline/layer_codec.hpp"
 #include "pipeline/quantize_call.hpp"
@@ -227,28 +228,12 @@ void Job::quantize_block(int64_t block) {
     StageTimer t(times_.load);
     return load_block_weights(*model_.weights, cfg, block);
   }();
-  const RopeTables rope = make_rope_tables(cfg, seq);
-  std::vector<float> hidden(size_t(acts_->sample_floats()));
+  BlockPasses passes(be_, cfg, w, *acts_, seq, times_);
   std::vector<std::pair<std::string, QuantizedLayer>> results;
-  double forward_with_hessian = 0, hessian_in_forward = 0;
 
   for (LinearGroup group : kGroupOrder) {
-    std::unique_ptr<HessianAccumulator> acc;
-    const CaptureFn capture = [&](LinearGroup g, const float* x, int64_t tokens, int64_t in_features) {
-      if (g != group) return;
-      if (!acc) acc = std::make_unique<HessianAccumulator>(in_features);
-      StageTimer t(hessian_in_forward);
-      acc->add(be_, x, tokens, 1);
-    };
-    {
-      StageTimer t(forward_with_hessian);
-      for (int64_t s = 0; s < calib_->n_samples; ++s) {
-        acts_->get(s, hidden.data());
-        block_forward(be_, cfg, w, rope, hidden.data(), seq, &capture, group);
-      }
-    }
-    if (!acc) throw_error(SQ_ERR_INTERNAL, "block ", block, ": the forward pass never captured a linear group's input");
-    const int64_t cols = acc->features();
+    HessianAccumulator acc = passes.hessian_of(group);
+    const int64_t cols = acc.features();
     for (const std::string& name : linear_names(group)) {
       std::vector<float>& weight = w.linear(name);
       const std::string prefix = cfg.layer_prefix(block) + name;
@@ -259,7 +244,7 @@ void Job::quantize_block(int64_t block) {
       QuantizedLayer q;
       try {
         StageTimer t(quantize_seconds_);
-        q = quantize_linear(be_, weight.data(), rows, cols, acc->matrix().data(), opts_, log_, prefix);
+        q = quantize_linear(be_, weight.data(), rows, cols, acc.matrix().data(), opts_, log_, prefix);
       } catch (const Error& e) {
         // The quantizer sees bare matrices; name the tensor so a NaN weight or a singular Hessian can be found.
         throw Error(e.code(), cat("tensor '", prefix, ".weight': ", e.what()));
@@ -268,21 +253,12 @@ void Job::quantize_block(int64_t block) {
         throw_error(SQ_ERR_INTERNAL, "quantizer returned ", q.dequant.size(), " weights for '", prefix, "' (", rows,
                     "x", cols, ")");
       weight = q.dequant;  // later groups see this layer quantized (true-sequential)
+      passes.weight_changed(name);
       log_.debug(prefix, ": objective ", q.objective, ", damp ", q.damp_used);
       results.emplace_back(prefix, std::move(q));
     }
   }
-  // The quantized block's outputs are the next block's inputs.
-  {
-    StageTimer t(forward_with_hessian);
-    for (int64_t s = 0; s < calib_->n_samples; ++s) {
-      acts_->get(s, hidden.data());
-      block_forward(be_, cfg, w, rope, hidden.data(), seq);
-      acts_->put(s, hidden.data());
-    }
-  }
-  times_.forward += forward_with_hessian - hessian_in_forward;
-  times_.hessian += hessian_in_forward;
+  passes.advance();  // the quantized block's outputs are the next block's inputs
   StageTimer t(times_.spool);
   write_spool_block(spool_block_path(work_dir_, block), results);
   if (sink_)

@@ -8,46 +8,14 @@
 #include <memory>
 #include <string>
 
-#include "backend/offload/offload_backend.hpp"
 #include "backend_parity.hpp"
+#include "cuda_test_device.hpp"
 #include "test_files.hpp"
 #include "model/forward.hpp"
 #include "tiny_model.hpp"
 #include "util/error.hpp"
-#ifdef SQ_HAVE_CUDA
-#include "backend/cuda/cuda_backend.hpp"
-#endif
 
-namespace {
-
-// A CUDA backend on device 0 with the given budget (min_device_flops 0: every operation runs on the GPU),
-// or nullptr after GTEST_SKIP when there is none.
-std::unique_ptr<sq::Backend> gpu(uint64_t budget = uint64_t(4) << 30, double min_flops = 0.0) {
-#ifdef SQ_HAVE_CUDA
-  if (sq::cuda_device_count() == 0) return nullptr;
-  sq::OffloadOptions o;
-  o.budget_bytes = budget;
-  o.min_device_flops = min_flops;
-  return sq::make_offload_backend(sq::make_cuda_device_api(0), o);
-#else
-  (void)budget;
-  (void)min_flops;
-  return nullptr;
-#endif
-}
-
-const char* why_skipped() {
-#ifdef SQ_HAVE_CUDA
-  return "no CUDA device visible";
-#else
-  return "this build has no CUDA backend (configure with -DSQ_WITH_CUDA=ON)";
-#endif
-}
-
-#define REQUIRE_GPU(be) \
-  if (!(be)) GTEST_SKIP() << why_skipped()
-
-}  // namespace
+using sqtest::gpu;
 
 TEST(CudaBackend, GemmMatchesCpuForEveryTransposeAndTiling) {
   for (uint64_t budget : {uint64_t(4) << 30, uint64_t(1) << 20}) {

@@ -1,11 +1,12 @@
 // A DeviceApi whose "device memory" is host memory and whose kernels are the CPU reference (OpenBLAS,
-// LAPACKE). With it the offload backend's staging, tiling and budget logic runs in every test, on any
-// machine. New allocations are filled with NaN, so a tile the backend forgets to upload poisons the result
+// LAPACKE, model/ops.hpp). With it the offload backend's staging, tiling and budget logic, and the device
+// block forward's orchestration, run in every test, on any machine. New allocations are filled with NaN, so a tile the backend forgets to upload poisons the result
 // instead of passing unnoticed; live bytes and the peak are recorded to check the budget from outside.
 #pragma once
 #include <cblas.h>
 #include <lapacke.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -13,7 +14,9 @@
 #include <mutex>
 #include <string>
 
+#include "backend/backend.hpp"
 #include "backend/device_api.hpp"
+#include "model/ops.hpp"
 
 namespace sq::test {
 
@@ -81,11 +84,46 @@ class HostDeviceApi final : public DeviceApi {
       for (int64_t j = 0; j < i; ++j) a[i * lda + j] = 0.0f;
   }
 
+  void gemm_strided_batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                            int64_t lda, int64_t sa, const float* b, int64_t ldb, int64_t sb, float beta, float* c,
+                            int64_t ldc, int64_t sc, int64_t batch) override {
+    for (int64_t i = 0; i < batch; ++i) gemm(ta, tb, m, n, k, alpha, a + i * sa, lda, b + i * sb, ldb, beta, c + i * sc, ldc);
+  }
+  void rms_norm(const float* x, const float* weight, int64_t rows, int64_t dim, float eps, float* y) override {
+    ops::rms_norm(cpu(), x, weight, rows, dim, double(eps), y);
+  }
+  void rope(float* x, const float* cos, const float* sin, int64_t tokens, int64_t heads, int64_t head_dim) override {
+    RopeTables t;
+    t.max_tokens = tokens;
+    t.half = head_dim / 2;
+    t.cos.assign(cos, cos + tokens * t.half);
+    t.sin.assign(sin, sin + tokens * t.half);
+    ops::apply_rope(cpu(), t, x, tokens, heads, head_dim);
+  }
+  void silu_mul(float* gate, const float* up, int64_t n) override { ops::silu_mul(cpu(), gate, up, n); }
+  void add_row_bias(float* y, const float* bias, int64_t rows, int64_t cols) override {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < cols; ++j) y[r * cols + j] += bias[j];
+  }
+  void causal_softmax(float* s, int64_t tokens, int64_t batch, int64_t window) override {
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t i = 0; i < tokens; ++i) {
+        float* row = s + (b * tokens + i) * tokens;
+        const int64_t lo = window > 0 ? std::max<int64_t>(0, i - window + 1) : 0;
+        float mx = -INFINITY, sum = 0.0f;
+        for (int64_t j = lo; j <= i; ++j) mx = std::max(mx, row[j]);
+        for (int64_t j = lo; j <= i; ++j) sum += (row[j] = std::exp(row[j] - mx));
+        for (int64_t j = 0; j < tokens; ++j) row[j] = (j >= lo && j <= i) ? row[j] / sum : 0.0f;
+      }
+  }
+  void synchronize() override {}
+
  private:
   static void copy(void* dst, size_t dp, const void* src, size_t sp, size_t row_bytes, size_t rows) {
     for (size_t r = 0; r < rows; ++r)
       std::memcpy(static_cast<char*>(dst) + r * dp, static_cast<const char*>(src) + r * sp, row_bytes);
   }
+  static Backend& cpu() { return default_cpu_backend(); }
   HostDeviceStats& s_;
 };
 

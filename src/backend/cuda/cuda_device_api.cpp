@@ -10,6 +10,11 @@
 
 #include "backend/cuda/cuda_backend.hpp"
 #include "backend/offload/offload_backend.hpp"
+#include "cuda/causal_softmax.cuh"
+#include "cuda/rms_norm.cuh"
+#include "cuda/rope.cuh"
+#include "cuda/row_bias.cuh"
+#include "cuda/swiglu.cuh"
 #include "cuda/symmetric.cuh"
 #include "util/error.hpp"
 
@@ -118,6 +123,41 @@ class CudaDeviceApi final : public DeviceApi {
   void zero_lower(float* a, int64_t n, int64_t lda) override {
     select();
     check_cuda(cuda::launch_zero_lower(a, n, lda, stream_), "zero_lower kernel");
+  }
+
+  void gemm_strided_batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                            int64_t lda, int64_t sa, const float* b, int64_t ldb, int64_t sb, float beta, float* c,
+                            int64_t ldc, int64_t sc, int64_t batch) override {
+    select();
+    // Row-major as in gemm: the column-major product C^T = op(B)^T op(A)^T, batch by batch.
+    check_cublas(cublasSgemmStridedBatched(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                           int(n), int(m), int(k), &alpha, b, int(ldb), sb, a, int(lda), sa, &beta,
+                                           c, int(ldc), sc, int(batch)),
+                 "cublasSgemmStridedBatched");
+  }
+  void rms_norm(const float* x, const float* weight, int64_t rows, int64_t dim, float eps, float* y) override {
+    select();
+    check_cuda(cuda::launch_rms_norm(x, weight, rows, dim, eps, y, stream_), "rms_norm kernel");
+  }
+  void rope(float* x, const float* cos, const float* sin, int64_t tokens, int64_t heads, int64_t head_dim) override {
+    select();
+    check_cuda(cuda::launch_rope(x, cos, sin, tokens, heads, head_dim, stream_), "rope kernel");
+  }
+  void silu_mul(float* gate, const float* up, int64_t n) override {
+    select();
+    check_cuda(cuda::launch_silu_mul(gate, up, n, stream_), "silu_mul kernel");
+  }
+  void add_row_bias(float* y, const float* bias, int64_t rows, int64_t cols) override {
+    select();
+    check_cuda(cuda::launch_add_row_bias(y, bias, rows, cols, stream_), "add_row_bias kernel");
+  }
+  void causal_softmax(float* scores, int64_t tokens, int64_t batch, int64_t window) override {
+    select();
+    check_cuda(cuda::launch_causal_softmax(scores, tokens, batch, window, stream_), "causal_softmax kernel");
+  }
+  void synchronize() override {
+    select();
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
   }
 
  private:

@@ -16,12 +16,13 @@ class OffloadBackend final : public Backend {
  public:
   OffloadBackend(std::unique_ptr<DeviceApi> device, const OffloadOptions& opts)
       : dev_(std::move(device)), mem_(*dev_, opts.budget_bytes), opts_(opts),
-        host_(make_cpu_backend(opts.host_threads)) {}
+        host_(make_cpu_backend(opts.host_threads)), handle_{*dev_, mem_, mu_} {}
 
   std::string name() const override { return dev_->name(); }
   int threads() const override { return host_->threads(); }
   void set_device_memory_budget(uint64_t bytes) override { mem_.set_budget(bytes); }
   uint64_t device_memory_peak() const override { return mem_.peak(); }
+  DeviceHandle* device() override { return &handle_; }
 
   void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
             const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {
@@ -159,6 +160,7 @@ class OffloadBackend final : public Backend {
   OffloadOptions opts_;
   std::unique_ptr<Backend> host_;
   std::mutex mu_;
+  DeviceHandle handle_;
 };
 
 }  // namespace

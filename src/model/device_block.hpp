@@ -1,0 +1,62 @@
+// One decoder block resident on a device backend's device. The block's weights are uploaded once; the
+// forward pass of a sequence then runs entirely on the device (the same steps, in the same order, as
+// block_forward in llama_block.hpp), so only the hidden state crosses to the device and back, and a linear
+// group's input can be handed to the Hessian accumulation while it is still on the device.
+//
+// This is what makes the calibration forward fast on a GPU: with host pointers alone (the offload
+// backend) every GEMM would move its operands across the bus and attention would run on host cores.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/backend.hpp"
+#include "backend/offload/device_memory.hpp"
+#include "model/llama_block.hpp"
+
+namespace sq {
+
+// Called with a linear group's input x [tokens, in_features] in device memory, while the device lock is
+// held (use dev.api directly; do not take the lock again).
+using DeviceCaptureFn = std::function<void(LinearGroup group, const float* x, int64_t tokens, int64_t in_features)>;
+
+class DeviceBlock {
+ public:
+  // Uploads `w` and allocates the scratch for sequences of up to `tokens` tokens. Throws
+  // SQ_ERR_OUT_OF_MEMORY (naming what did not fit) when the device memory budget is too small.
+  DeviceBlock(DeviceHandle& dev, const ModelConfig& cfg, const BlockWeights& w, const RopeTables& rope,
+              int64_t tokens);
+  ~DeviceBlock();
+  DeviceBlock(const DeviceBlock&) = delete;
+  DeviceBlock& operator=(const DeviceBlock&) = delete;
+
+  // Replace linear layer `name`'s weight ("mlp.down_proj", ...) with `w` (the same shape), e.g. its
+  // quantized values, so later passes see it.
+  void update_linear(const std::string& name, const std::vector<float>& w);
+
+  // hidden [tokens, hidden_size] host memory, updated in place to the block's output. `capture` sees each
+  // linear group's input on the device; with stop_after the pass returns right after that group's capture
+  // (hidden is then left unchanged).
+  void forward(float* hidden, int64_t tokens, const DeviceCaptureFn* capture = nullptr,
+               std::optional<LinearGroup> stop_after = std::nullopt);
+
+  // Query heads whose score matrices are computed in one batch (a whole GQA group when the budget allows).
+  int64_t score_heads() const;
+
+ private:
+  struct Buffers;
+  float* weight(const std::string& name) const;
+  void attention(int64_t tokens);
+
+  DeviceHandle& dev_;
+  const ModelConfig& cfg_;
+  int64_t max_tokens_;
+  std::map<std::string, std::unique_ptr<DeviceBuffer>> weights_;  // by tensor name within the block
+  std::unique_ptr<Buffers> buf_;
+};
+
+}  // namespace sq

@@ -1,0 +1,49 @@
+// The calibration passes through one block that a true-sequential quantizer needs: the inputs of each
+// linear group in turn (as that group's Hessian, with the groups before it already quantized), then the
+// block's outputs for the next block. On a host backend the passes run block_forward; on a device backend
+// the block stays resident on the device (model/device_block.hpp) and the Hessians are accumulated there,
+// so the only traffic per sequence is its hidden state.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "backend/backend.hpp"
+#include "io/model_config.hpp"
+#include "model/llama_block.hpp"
+#include "pipeline/activations.hpp"
+#include "pipeline/hessian.hpp"
+#include "pipeline/stage_times.hpp"
+
+namespace sq {
+
+class BlockPasses {
+ public:
+  // `w` and `acts` must outlive this object; forward and Hessian time are added to `times`.
+  BlockPasses(Backend& be, const ModelConfig& cfg, const BlockWeights& w, ActivationStore& acts, int64_t seq_len,
+              StageTimes& times);
+  ~BlockPasses();
+  BlockPasses(const BlockPasses&) = delete;
+  BlockPasses& operator=(const BlockPasses&) = delete;
+
+  // Runs every calibration sequence up to `group` and returns the Hessian of its input.
+  HessianAccumulator hessian_of(LinearGroup group);
+  // Linear layer `name` of `w` has changed (been quantized): later passes must use its new values.
+  void weight_changed(const std::string& name);
+  // Runs every sequence through the whole block and stores the outputs as the next block's inputs.
+  void advance();
+  // True when the passes run on the backend's device.
+  bool on_device() const;
+
+ private:
+  struct Device;
+  Backend& be_;
+  const ModelConfig& cfg_;
+  const BlockWeights& w_;
+  ActivationStore& acts_;
+  int64_t seq_;
+  StageTimes& times_;
+  RopeTables rope_;
+  std::unique_ptr<Device> device_;  // null on a host backend
+};
+
+}  // namespace sq

@@ -1,0 +1,133 @@
+// The block forward's CUDA kernels and the device-resident block against the CPU reference (ctest label
+// "cuda"; SKIPPED without a GPU). Each kernel runs on the CUDA DeviceApi and on the host stand-in DeviceApi
+// (whose kernels are the CPU ops) with the same inputs. Tolerances: 1e-5 relative for the element-wise
+// kernels and the softmax (fp32, different exp/rounding), 1e-4 for a whole block and its Hessians
+// (summation order of the GEMMs differs).
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <vector>
+
+#include "backend_parity.hpp"
+#include "cuda_test_device.hpp"
+#include "device_block_parity.hpp"
+#include "host_device_api.hpp"
+#include "tiny_model.hpp"
+
+namespace {
+
+using Buffers = std::vector<std::vector<float>>;
+using KernelFn = std::function<void(sq::DeviceApi&, const std::vector<float*>&)>;
+
+// Uploads `bufs` to `d`, runs `op` on their device copies and returns buffer `result` downloaded.
+std::vector<float> run_kernel(sq::DeviceApi& d, const Buffers& bufs, size_t result, const KernelFn& op) {
+  std::vector<float*> ptrs;
+  for (const auto& b : bufs) {
+    const size_t bytes = b.size() * sizeof(float);
+    ptrs.push_back(static_cast<float*>(d.allocate(bytes)));
+    d.upload(ptrs.back(), bytes, b.data(), bytes, bytes, 1);
+  }
+  op(d, ptrs);
+  std::vector<float> out(bufs[result].size());
+  const size_t bytes = out.size() * sizeof(float);
+  d.download(out.data(), bytes, ptrs[result], bytes, bytes, 1);
+  for (float* p : ptrs) d.release(p);
+  return out;
+}
+
+// Relative error of the GPU's result against the host stand-in's on the same inputs.
+double kernel_error(sq::DeviceApi& gpu, const Buffers& bufs, size_t result, const KernelFn& op) {
+  sq::test::HostDeviceStats stats;
+  sq::test::HostDeviceApi host(stats);
+  return sqtest::relative_error(run_kernel(gpu, bufs, result, op), run_kernel(host, bufs, result, op));
+}
+
+}  // namespace
+
+TEST(CudaKernels, RmsNormMatchesCpuOutOfPlaceAndInPlace) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  for (int64_t dim : {128, 4096, 14336 + 3}) {
+    const int64_t rows = 37;
+    const Buffers b{sqtest::random_matrix(size_t(rows * dim), 1, 0.3f), sqtest::random_matrix(size_t(dim), 2, 1.0f),
+                    std::vector<float>(size_t(rows * dim))};
+    EXPECT_LT(kernel_error(*d, b, 2, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                a.rms_norm(p[0], p[1], rows, dim, 1e-5f, p[2]);
+              }), 1e-5) << "dim " << dim;
+    EXPECT_LT(kernel_error(*d, b, 0, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                a.rms_norm(p[0], p[1], rows, dim, 1e-6f, p[0]);
+              }), 1e-5) << "in place, dim " << dim;
+  }
+}
+
+TEST(CudaKernels, RopeMatchesCpu) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t tokens = 257, heads = 8, hd = 128;
+  sq::ModelConfig c = sqtest::tiny_config();
+  c.head_dim = hd;
+  c.rope_theta = 500000.0;
+  const sq::RopeTables t = sq::make_rope_tables(c, tokens);
+  const Buffers b{sqtest::random_matrix(size_t(tokens * heads * hd), 3), t.cos, t.sin};
+  EXPECT_LT(kernel_error(*d, b, 0, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+              a.rope(p[0], p[1], p[2], tokens, heads, hd);
+            }), 1e-6);
+}
+
+TEST(CudaKernels, SiluMulAndRowBiasMatchCpu) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t n = (1 << 24) + 5;  // more than the grid covers in one stride
+  const Buffers b{sqtest::random_matrix(size_t(n), 4), sqtest::random_matrix(size_t(n), 5)};
+  EXPECT_LT(kernel_error(*d, b, 0, [&](sq::DeviceApi& a, const std::vector<float*>& p) { a.silu_mul(p[0], p[1], n); }),
+            1e-6);
+  const int64_t rows = 301, cols = 77;
+  const Buffers bb{sqtest::random_matrix(size_t(rows * cols), 6), sqtest::random_matrix(size_t(cols), 7)};
+  EXPECT_LT(kernel_error(*d, bb, 0, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+              a.add_row_bias(p[0], p[1], rows, cols);
+            }), 1e-7);
+}
+
+TEST(CudaKernels, CausalSoftmaxMatchesCpuWithAndWithoutAWindow) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t tokens = 300, batch = 3;
+  auto s = sqtest::random_matrix(size_t(batch * tokens * tokens), 8);
+  for (float& x : s) x *= 4.0f;
+  for (int64_t window : {0, 1, 50}) {
+    const auto err = kernel_error(*d, {s}, 0, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+      a.causal_softmax(p[0], tokens, batch, window);
+    });
+    EXPECT_LT(err, 1e-5) << "window " << window;
+  }
+}
+
+TEST(CudaKernels, StridedBatchedGemmMatchesCpuWithASharedOperand) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  // The attention shapes: A_b strided by a head inside a wide row, B shared (stride 0), C strided.
+  const int64_t m = 200, n = 200, k = 64, batch = 4, lda = batch * k;
+  const Buffers b{sqtest::random_matrix(size_t(m * lda), 9), sqtest::random_matrix(size_t(n * k), 10),
+                  std::vector<float>(size_t(batch * m * n))};
+  for (bool tb : {true, false})
+    EXPECT_LT(kernel_error(*d, b, 2, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                a.gemm_strided_batched(false, tb, m, n, k, 0.125f, p[0], lda, k, p[1], tb ? k : n, 0, 0.0f, p[2], n,
+                                       m * n, batch);
+              }), 1e-5) << "trans_b " << tb;
+}
+
+TEST(CudaKernels, DeviceBlockMatchesTheHostBlockForward) {
+  auto be = sqtest::gpu();
+  REQUIRE_GPU(be);
+  for (const char* arch : {"LlamaForCausalLM", "Qwen3ForCausalLM"}) {
+    sq::ModelConfig c = sqtest::tiny_config(arch, 8, 2);
+    if (c.qk_norm) c.o_bias = c.attention_bias = true;
+    const auto p = sqtest::device_block_parity(*be, c, 300, 320, 12);
+    EXPECT_EQ(p.score_heads, 4);
+    EXPECT_LT(p.hidden, 1e-4) << arch;
+    for (double e : p.hessian) EXPECT_LT(e, 1e-4) << arch;
+  }
+  sq::ModelConfig sliding = sqtest::tiny_config();
+  sliding.sliding_window = 33;
+  EXPECT_LT(sqtest::device_block_parity(*be, sliding, 100, 100, 13).hidden, 1e-4);
+}
