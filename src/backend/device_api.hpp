@@ -66,6 +66,22 @@ class DeviceApi {
   virtual void causal_softmax(float* scores, int64_t tokens, int64_t batch, int64_t window) = 0;
   // Wait until every kernel issued so far has finished (for timing; copies already wait).
   virtual void synchronize() = 0;
+
+  // ---- the GPTQ sweep with an affine grid (quant/solver_gptq_device.hpp) ----
+  // The min-max affine fit of quant/grid_minmax_affine.hpp for every row r over columns [0, width) of w
+  // (leading dimension ld): scales[r] (rounded to fp16 when f16_scales; a scale over the fp16 range becomes
+  // inf, for the caller to report) and zeros[r].
+  virtual void minmax_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, int bits, bool sym,
+                                 bool f16_scales, float* scales, float* zeros) = 0;
+  // One block of the GPTQ sweep, columns [i1, i2) of w [rows, cols], every row (i2 - i1 <= kMaxSweepBlock):
+  // in order, column i is rounded on its row's affine grid (scale, zero) = (scales, zeros)[group_of[i] * rows + r]
+  // with 2^bits levels; codes[r, i] and w[r, i] take the code and its value; err[r, i - i1] = (w - value) /
+  // u[i, i]; and err * u[i, j] is subtracted from w[r, j] for i < j < i2. Columns from i2 on are left to the
+  // caller's trailing GEMM. group_of is device memory (cols ints).
+  virtual void gptq_affine_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
+                                 const float* scales, const float* zeros, const int32_t* group_of, int bits,
+                                 uint8_t* codes, float* err, int64_t ld_err) = 0;
+  static constexpr int64_t kMaxSweepBlock = 256;
 };
 
 }  // namespace sq

@@ -10,6 +10,7 @@
 #include "quant/grids.hpp"
 #include "quant/group_schedule.hpp"
 #include "quant/solver_gptq.hpp"
+#include "quant/solver_gptq_device.hpp"
 #include "quant/solver_quantease.hpp"
 #include "quant/solver_rtn.hpp"
 #include "quant/transform_hadamard.hpp"
@@ -214,7 +215,16 @@ QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t 
     permute_work_columns(backend, work, rows, cols, perm);
 
     // Solve in working order; `work` becomes the dequantized weights.
-    if (plan.solver == SolverKind::Gptq)
+    // On a device backend the sweep of an affine grid stays on the device, when the groups fitted during it
+    // are min-max fits (the device fits them) or every group was fitted above.
+    const bool device_sweep = plan.solver == SolverKind::Gptq && grid->kind() == GridKind::Affine &&
+                              (plan.grid == GridChoice::MinMaxAffine || !schedule.fit_during_sweep) &&
+                              gptq_affine_sweep_fits_device(backend, rows, cols, schedule.n_groups, opts.block_size);
+    if (device_sweep)
+      gptq_sweep_affine_on_device(*backend.device(), work.data(), rows, cols, u.data(), schedule,
+                                  AffineSweepGrid{opts.bits, opts.sym, opts.scale_storage, true}, out.scales.data(),
+                                  out.zeros.data(), codes.data(), opts.block_size);
+    else if (plan.solver == SolverKind::Gptq)
       gptq_sweep(backend, work.data(), rows, cols, u.data(), schedule, grids, imp_work, codes.data(), opts.block_size);
     else
       rtn_round(backend, work.data(), rows, cols, schedule, grids, imp_work, codes.data());

@@ -5,7 +5,10 @@
 // (summation order of the GEMMs differs).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "backend_parity.hpp"
@@ -130,4 +133,63 @@ TEST(CudaKernels, DeviceBlockMatchesTheHostBlockForward) {
   sq::ModelConfig sliding = sqtest::tiny_config();
   sliding.sliding_window = 33;
   EXPECT_LT(sqtest::device_block_parity(*be, sliding, 100, 100, 13).hidden, 1e-4);
+}
+
+TEST(CudaKernels, MinMaxAffineFitMatchesCpu) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t rows = 1000, ld = 4101;
+  auto w = sqtest::random_matrix(size_t(rows * ld), 14);
+  for (int64_t c = 0; c < ld; ++c) w[size_t(5 * ld + c)] = 0.0f;  // an all-zero row takes the [-1, 1] range
+  for (int64_t width : {int64_t(128), ld})
+    for (int bits : {3, 4})
+      for (bool sym : {false, true})
+        for (bool f16 : {false, true})
+          for (size_t result : {size_t(1), size_t(2)}) {  // scales, then zeros
+            const Buffers b{w, std::vector<float>(size_t(rows)), std::vector<float>(size_t(rows))};
+            EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                        a.minmax_affine_fit(p[0], ld, rows, width, bits, sym, f16, p[1], p[2]);
+                      }), 0.0) << "width " << width << " bits " << bits << " sym " << sym << " f16 " << f16;
+          }
+}
+
+TEST(CudaKernels, GptqAffineBlockMatchesCpu) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t rows = 500, cols = 300, groups = 3;
+  auto u = sqtest::random_matrix(size_t(cols * cols), 15);
+  for (float& x : u) x *= 0.05f;
+  for (int64_t i = 0; i < cols; ++i) u[size_t(i * cols + i)] = 1.0f + 0.1f * float(i % 7);
+  auto scales = sqtest::random_matrix(size_t(groups * rows), 16);
+  for (float& s : scales) s = 0.1f + 0.01f * std::fabs(s);
+  const std::vector<float> zeros(size_t(groups * rows), 8.0f);
+  std::vector<float> group_of_bits(static_cast<size_t>(cols));
+  for (int64_t i = 0; i < cols; ++i) {
+    const int32_t g = int32_t(i / 128);
+    std::memcpy(&group_of_bits[size_t(i)], &g, sizeof g);  // int32 map carried in a float buffer
+  }
+  for (auto [i1, i2] : {std::pair<int64_t, int64_t>{128, 256}, {256, 300}})
+    for (size_t result : {size_t(0), size_t(5)}) {  // w, then err
+      const Buffers b{sqtest::random_matrix(size_t(rows * cols), 17), u, scales, zeros, group_of_bits,
+                      std::vector<float>(size_t(rows * 128)), std::vector<float>(size_t(rows * cols / 4 + 1))};
+      EXPECT_LT(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                  a.gptq_affine_block(p[0], rows, cols, p[1], i1, i2, p[2], p[3], reinterpret_cast<int32_t*>(p[4]), 4,
+                                      reinterpret_cast<uint8_t*>(p[6]), p[5], 128);
+                }), 1e-6) << "block [" << i1 << ", " << i2 << ") buffer " << result;
+    }
+}
+
+TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
+  auto be = sqtest::gpu();
+  REQUIRE_GPU(be);
+  for (const char* method : {"gptq", "leanquant-affine"}) {
+    sq::QuantizeOptions o;
+    o.method = method;
+    o.bits = 4;
+    o.group_size = 128;
+    o.static_groups = o.act_order = std::string(method) != "gptq";  // leanquant-affine: fitted up front
+    const sqtest::LayerParity p = sqtest::layer_parity(*be, o, 512, 2048, 18);
+    EXPECT_LE(p.code_mismatch, 0.01) << method;
+    EXPECT_NEAR(p.objective, p.objective_ref, 0.01 * p.objective_ref) << method;
+  }
 }

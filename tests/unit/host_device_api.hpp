@@ -17,6 +17,7 @@
 #include "backend/backend.hpp"
 #include "backend/device_api.hpp"
 #include "model/ops.hpp"
+#include "quant/grid_minmax_affine.hpp"
 
 namespace sq::test {
 
@@ -24,6 +25,7 @@ struct HostDeviceStats {
   std::mutex mu;
   std::map<void*, size_t> live;
   size_t live_bytes = 0, peak_bytes = 0, uploads = 0;
+  size_t sweep_blocks = 0;  // gptq_affine_block calls: whether a GPTQ sweep ran on the "device"
   size_t fail_above = SIZE_MAX;  // allocations larger than this fail, as a full device would
 };
 
@@ -117,6 +119,34 @@ class HostDeviceApi final : public DeviceApi {
       }
   }
   void synchronize() override {}
+
+  void minmax_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, int bits, bool sym,
+                         bool f16_scales, float* scales, float* zeros) override {
+    const MinMaxAffineGrid grid(bits, sym, f16_scales ? ScaleStorage::F16 : ScaleStorage::F32);
+    const auto fitted = grid.fit(w, ld, rows, width, nullptr);
+    const auto& g = dynamic_cast<const AffineGroupGrid&>(*fitted);
+    std::copy(g.scales().begin(), g.scales().end(), scales);
+    std::copy(g.zeros().begin(), g.zeros().end(), zeros);
+  }
+  void gptq_affine_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
+                         const float* scales, const float* zeros, const int32_t* group_of, int bits, uint8_t* codes,
+                         float* err, int64_t ld_err) override {
+    ++s_.sweep_blocks;
+    const float maxq = float((1 << bits) - 1);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = i1; i < i2; ++i) {
+        float* wr = w + r * cols;
+        const int64_t g = group_of[i];
+        const float scale = scales[g * rows + r], zero = zeros[g * rows + r];
+        const float q = std::min(std::max(std::nearbyint(wr[i] / scale) + zero, 0.0f), maxq);
+        const float value = scale * (q - zero);
+        const float e = (wr[i] - value) / u[i * cols + i];
+        codes[r * cols + i] = uint8_t(q);
+        err[r * ld_err + (i - i1)] = e;
+        wr[i] = value;
+        for (int64_t j = i + 1; j < i2; ++j) wr[j] -= e * u[i * cols + j];
+      }
+  }
 
  private:
   static void copy(void* dst, size_t dp, const void* src, size_t sp, size_t row_bytes, size_t rows) {

@@ -11,6 +11,7 @@
 #include "backend/cuda/cuda_backend.hpp"
 #include "backend/offload/offload_backend.hpp"
 #include "cuda/causal_softmax.cuh"
+#include "cuda/gptq_affine.cuh"
 #include "cuda/rms_norm.cuh"
 #include "cuda/rope.cuh"
 #include "cuda/row_bias.cuh"
@@ -158,6 +159,22 @@ class CudaDeviceApi final : public DeviceApi {
   void synchronize() override {
     select();
     check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+  }
+
+  void minmax_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, int bits, bool sym,
+                         bool f16_scales, float* scales, float* zeros) override {
+    select();
+    check_cuda(cuda::launch_minmax_affine_fit(w, ld, rows, width, bits, sym, f16_scales, scales, zeros, stream_),
+               "minmax_affine_fit kernel");
+  }
+  void gptq_affine_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
+                         const float* scales, const float* zeros, const int32_t* group_of, int bits, uint8_t* codes,
+                         float* err, int64_t ld_err) override {
+    static_assert(cuda::kMaxBlockColumns == kMaxSweepBlock, "one limit for the sweep block");
+    select();
+    check_cuda(cuda::launch_gptq_affine_block(w, rows, cols, u, i1, i2, scales, zeros, group_of, bits, codes, err,
+                                              ld_err, stream_),
+               "gptq_affine_block kernel");
   }
 
  private:
