@@ -108,6 +108,14 @@ SQ_API sq_error *sq_context_set_threads(sq_context *ctx, int32_t threads);
 SQ_API sq_error *sq_context_set_log(sq_context *ctx, sq_log_fn fn, int32_t min_level, void *user_data);
 /** Device memory budget in bytes for the CUDA backend (default 32 GiB); ignored on CPU. */
 SQ_API sq_error *sq_context_set_memory_budget(sq_context *ctx, uint64_t bytes);
+/**
+ * Arithmetic of a GPU context's calibration forward pass and Hessian accumulation: "fp32" (the default:
+ * plain fp32, results agree with the CPU reference to rounding) or "tf32" (TF32 tensor cores on NVIDIA
+ * Ampere and later: GEMM inputs rounded to 10-bit mantissas, fp32 accumulation; several times faster). The
+ * quantizers' own arithmetic stays fp32 either way. Ignored on CPU; any other string is
+ * SQ_ERR_INVALID_ARGUMENT.
+ */
+SQ_API sq_error *sq_context_set_matmul_precision(sq_context *ctx, const char *precision);
 /** The device string this context runs on ("cpu", "cuda:0"). Owned by the context. */
 SQ_API const char *sq_context_device(const sq_context *ctx);
 /** The most device memory this context's backend has held at once, in bytes, counted against the budget

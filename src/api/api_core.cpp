@@ -114,6 +114,7 @@ SQ_API sq_error* sq_context_set_threads(sq_context* ctx, int32_t threads) {
 #ifdef SQ_HAVE_CUDA
     else ctx->backend = sq::make_cuda_backend(cuda_index(ctx->device), threads, ctx->memory_budget);
 #endif
+    ctx->backend->set_tf32_forward(ctx->tf32);
   });
 }
 
@@ -135,6 +136,17 @@ SQ_API sq_error* sq_context_set_memory_budget(sq_context* ctx, uint64_t bytes) {
       sq::throw_error(SQ_ERR_INVALID_ARGUMENT, "memory budget must be at least 64 MiB; got ", bytes, " bytes");
     ctx->memory_budget = bytes;
     ctx->backend->set_device_memory_budget(bytes);
+  });
+}
+
+SQ_API sq_error* sq_context_set_matmul_precision(sq_context* ctx, const char* precision) {
+  return guard([&] {
+    require_arg(ctx, "sq_context_set_matmul_precision", "ctx");
+    const std::string p = precision ? precision : "";
+    if (p != "fp32" && p != "tf32")
+      sq::throw_error(SQ_ERR_INVALID_ARGUMENT, "matmul precision '", p, "' is not recognized; expected \"fp32\" or \"tf32\"");
+    ctx->tf32 = p == "tf32";
+    ctx->backend->set_tf32_forward(ctx->tf32);
   });
 }
 

@@ -23,6 +23,8 @@ struct DeviceHandle {
   DeviceApi& api;
   DeviceMemory& memory;
   std::mutex& mutex;
+  // The block forward's GEMMs and the Hessian accumulation may use TF32 (sq_context_set_matmul_precision).
+  bool tf32_forward = false;
 };
 
 class Backend {
@@ -51,6 +53,8 @@ class Backend {
   // (bytes). A host-only backend has no device memory: the budget is ignored and the peak is 0.
   virtual void set_device_memory_budget(uint64_t /*bytes*/) {}
   virtual uint64_t device_memory_peak() const { return 0; }
+  // Let the device's block forward and Hessians use TF32 GEMMs (see DeviceHandle); ignored without a device.
+  virtual void set_tf32_forward(bool /*on*/) {}
   // The backend's device; nullptr for a host-only backend.
   virtual DeviceHandle* device() { return nullptr; }
 

@@ -64,6 +64,9 @@ class DeviceApi {
   // Softmax in place over `batch` score matrices [tokens, tokens] (stride tokens^2), row i over keys
   // [i - window + 1, i] (window <= 0: [0, i]); the masked entries become 0.
   virtual void causal_softmax(float* scores, int64_t tokens, int64_t batch, int64_t window) = 0;
+  // While on, gemm, gemm_strided_batched and syrk_ata_upper may round their inputs to TF32 (tensor cores);
+  // off (the default) they are plain fp32.
+  virtual void set_tf32(bool on) = 0;
   // Wait until every kernel issued so far has finished (for timing; copies already wait).
   virtual void synchronize() = 0;
 

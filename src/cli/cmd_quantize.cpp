@@ -13,6 +13,7 @@ namespace {
 struct QuantizeArgs {
   std::string model, out, method = "gptq", calib, format = "gptq", device = "cpu", checkpoint, sensitivity, bit_plan, plan_bits;
   std::string gpu_mem_budget;  // empty: the library's default (32 GiB)
+  std::string gpu_matmul = "fp32";
   double target_bpw = 0.0;
   double damp = std::nan("");  // NaN = the library's default (0.01 of the mean Hessian diagonal)
   std::string bits = "4";  // integer, or a fractional average for claq (2.12)
@@ -85,6 +86,7 @@ void run_quantize() {
   sqcli::Context ctx(args.device, args.threads, args.verbose);
   if (!args.gpu_mem_budget.empty())
     sqcli::check(sq_context_set_memory_budget(ctx.ptr, sqcli::parse_size(args.gpu_mem_budget, "--gpu-mem-budget")));
+  sqcli::check(sq_context_set_matmul_precision(ctx.ptr, args.gpu_matmul.c_str()));
   Model model;
   sqcli::check(sq_model_open(&model.ptr, ctx.ptr, args.model.c_str()));
   Job job;
@@ -169,6 +171,9 @@ void setup_quantize(CLI::App& app) {
   cmd->add_option("--device", args.device, "cpu or cuda:N");
   cmd->add_option("--gpu-mem-budget", args.gpu_mem_budget,
                   "Most device memory the CUDA backend may hold, e.g. 24G (default 32G); exceeding it is an error");
+  cmd->add_option("--gpu-matmul", args.gpu_matmul,
+                  "GPU calibration forward and Hessians: fp32 (default, matches the CPU) or tf32 (tensor cores, faster)")
+      ->check(CLI::IsMember({"fp32", "tf32"}));
   cmd->add_option("--checkpoint-dir", args.checkpoint, "Resume checkpoint directory (default OUT.checkpoint)");
   cmd->add_flag("--resume", args.resume, "Continue from the checkpoint of an interrupted run");
   cmd->add_option("--damp", args.damp,

@@ -20,6 +20,28 @@ int64_t heads_per_score_batch(const DeviceMemory& mem, int64_t group, int64_t to
   return std::max<int64_t>(1, std::min<int64_t>(group, int64_t(avail / per_head)));
 }
 
+// TF32 GEMMs for the duration of one forward pass (and the Hessian accumulations it feeds) when the backend
+// was asked for them; the device lock is held throughout, so no other work sees the mode.
+class Tf32Scope {
+ public:
+  explicit Tf32Scope(DeviceHandle& dev) : api_(dev.api), on_(dev.tf32_forward) {
+    if (on_) api_.set_tf32(true);
+  }
+  ~Tf32Scope() {
+    if (!on_) return;
+    try {
+      api_.set_tf32(false);
+    } catch (...) {  // a failing device reports itself on the next call; a destructor must not throw
+    }
+  }
+  Tf32Scope(const Tf32Scope&) = delete;
+  Tf32Scope& operator=(const Tf32Scope&) = delete;
+
+ private:
+  DeviceApi& api_;
+  bool on_;
+};
+
 }  // namespace
 
 // Scratch for one sequence, sized for max_tokens. The names follow block_forward.
@@ -123,6 +145,7 @@ void DeviceBlock::forward(float* hidden, int64_t tokens, const DeviceCaptureFn* 
     throw_error(SQ_ERR_INVALID_ARGUMENT, "device block: ", tokens, " tokens exceed the ", max_tokens_,
                 " it was sized for");
   std::lock_guard<std::mutex> lock(dev_.mutex);
+  const Tf32Scope precision(dev_);
   DeviceApi& d = dev_.api;
   Buffers& b = *buf_;
   const int64_t h = cfg_.hidden_size, hd = cfg_.head_dim;

@@ -25,7 +25,10 @@ struct HostDeviceStats {
   std::mutex mu;
   std::map<void*, size_t> live;
   size_t live_bytes = 0, peak_bytes = 0, uploads = 0;
-  size_t sweep_blocks = 0;  // gptq_affine_block calls: whether a GPTQ sweep ran on the "device"
+  size_t sweep_blocks = 0;
+  bool tf32_now = false;   // the host keeps computing in fp32; the tests check when TF32 is asked for
+  size_t tf32_scopes = 0;
+  size_t sweeps_under_tf32 = 0;  // the quantizers' own arithmetic must stay fp32  // gptq_affine_block calls: whether a GPTQ sweep ran on the "device"
   size_t fail_above = SIZE_MAX;  // allocations larger than this fail, as a full device would
 };
 
@@ -119,6 +122,11 @@ class HostDeviceApi final : public DeviceApi {
       }
   }
   void synchronize() override {}
+  void set_tf32(bool on) override {
+    std::lock_guard<std::mutex> lock(s_.mu);
+    s_.tf32_now = on;
+    if (on) ++s_.tf32_scopes;
+  }
 
   void minmax_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, int bits, bool sym,
                          bool f16_scales, float* scales, float* zeros) override {
@@ -132,6 +140,7 @@ class HostDeviceApi final : public DeviceApi {
                          const float* scales, const float* zeros, const int32_t* group_of, int bits, uint8_t* codes,
                          float* err, int64_t ld_err) override {
     ++s_.sweep_blocks;
+    if (s_.tf32_now) ++s_.sweeps_under_tf32;
     const float maxq = float((1 << bits) - 1);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t i = i1; i < i2; ++i) {

@@ -92,6 +92,19 @@ TEST(DeviceBlock, BlockLargerThanTheBudgetIsAClearError) {
                        {"the block's weights", "hostdev:0", "--gpu-mem-budget"});
 }
 
+TEST(DeviceBlock, Tf32IsAskedForOnlyDuringTheForwardPasses) {
+  HostDevice dev(uint64_t(1) << 30);
+  dev.be->set_tf32_forward(true);
+  sqtest::tiny_gptq_job(*dev.be);
+  EXPECT_GT(dev.stats.tf32_scopes, 0u);
+  EXPECT_FALSE(dev.stats.tf32_now) << "TF32 left on after a forward pass";
+  EXPECT_GT(dev.stats.sweep_blocks, 0u);
+  EXPECT_EQ(dev.stats.sweeps_under_tf32, 0u);
+  HostDevice plain(uint64_t(1) << 30);
+  sqtest::tiny_gptq_job(*plain.be);
+  EXPECT_EQ(plain.stats.tf32_scopes, 0u) << "fp32 is the default";
+}
+
 TEST(DeviceBlock, JobRunsItsPassesOnTheDevice) {
   // The whole tiny GPTQ job on the device path gives the CPU's layers; the Hessian SYRKs never reach the
   // host-pointer SYRK (which would upload activations), so uploads stay at weights + hidden states + tiles.

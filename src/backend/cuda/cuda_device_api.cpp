@@ -156,6 +156,9 @@ class CudaDeviceApi final : public DeviceApi {
     select();
     check_cuda(cuda::launch_causal_softmax(scores, tokens, batch, window, stream_), "causal_softmax kernel");
   }
+  void set_tf32(bool on) override {
+    check_cublas(cublasSetMathMode(blas_, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  }
   void synchronize() override {
     select();
     check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");

@@ -72,6 +72,10 @@ class Context(_Handle):
     def set_memory_budget(self, nbytes):
         check(lib.sq_context_set_memory_budget(self.ptr, int(nbytes)))
 
+    def set_matmul_precision(self, precision):
+        """'fp32' (default) or 'tf32': arithmetic of a GPU context's calibration forward pass and Hessians."""
+        check(lib.sq_context_set_matmul_precision(self.ptr, str(precision).encode()))
+
     def set_log(self, fn, min_level=1):
         """fn(level, message) receives each log line at or above min_level (0 debug .. 3 error); None silences."""
         if fn is None:

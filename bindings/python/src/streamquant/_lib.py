@@ -78,6 +78,7 @@ _SIGNATURES = {
     "sq_context_set_threads": (P, [P, I32]),
     "sq_context_set_log": (P, [P, LOG_FN, I32, P]),
     "sq_context_set_memory_budget": (P, [P, ctypes.c_uint64]),
+    "sq_context_set_matmul_precision": (P, [P, ctypes.c_char_p]),
     "sq_context_device": (STR, [P]),
     "sq_context_device_memory_peak": (ctypes.c_uint64, [P]),
     "sq_model_open": (P, [PP, P, STR]),

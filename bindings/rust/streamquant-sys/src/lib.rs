@@ -66,6 +66,7 @@ extern "C" {
     pub fn sq_context_set_log(ctx: *mut sq_context, f: sq_log_fn, min_level: i32, user_data: *mut c_void)
         -> *mut sq_error;
     pub fn sq_context_set_memory_budget(ctx: *mut sq_context, bytes: u64) -> *mut sq_error;
+    pub fn sq_context_set_matmul_precision(ctx: *mut sq_context, precision: *const c_char) -> *mut sq_error;
     pub fn sq_context_device(ctx: *const sq_context) -> *const c_char;
     pub fn sq_build_has_cuda() -> i32;
 
