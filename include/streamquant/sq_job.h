@@ -11,6 +11,8 @@
  *   bits              2 | 3 | 4 | 8   (higgs: 2 | 3 | 4, or 8 with grid_dim 1)         (default 4)
  *   group_size        -1 (per-channel) or a multiple of 8         (default 128)
  *   sym, act_order    true | false                                (default false)
+ *   static_groups     true | false: fit every group's grid before the sweep, on the original column
+ *                     order (GPTQ's static_groups; g_idx stays column // group_size)  (default false)
  *   damp              relative Hessian damping                    (default 0.01)
  *   exponent          LeanQuant importance exponent               (default 4)
  *   nsamples, seqlen  calibration samples cut from a token stream (default 128, 2048)

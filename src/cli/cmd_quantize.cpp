@@ -21,7 +21,7 @@ struct QuantizeArgs {
   // CLAQ (--method claq); NaN = the library's default.
   double outlier_threshold = std::nan(""), reserve_fraction = std::nan(""), reserve_fraction_rest = std::nan("");
   int64_t group_size = 128, nsamples = 128, seqlen = 2048, seed = 0;
-  bool resume = false, act_order = false, sym = false, verbose = false;
+  bool resume = false, act_order = false, static_groups = false, sym = false, verbose = false;
   // HIGGS
   int64_t hadamard_size = 512, rotation_seed = 0;
   int grid_dim = 0;
@@ -101,6 +101,7 @@ void run_quantize() {
   set("seqlen", std::to_string(args.seqlen));
   set("seed", std::to_string(args.seed));
   set("act_order", args.act_order ? "true" : "false");
+  if (args.static_groups) set("static_groups", "true");
   set("sym", args.sym ? "true" : "false");
   if (args.target_bpw > 0) set("target_bpw", std::to_string(args.target_bpw));
   if (!args.sensitivity.empty()) set("sensitivity_file", args.sensitivity);
@@ -180,6 +181,8 @@ void setup_quantize(CLI::App& app) {
                   "Hessian damping: this fraction of its mean diagonal is added to the diagonal (default 0.01; "
                   "every method that uses calibration)");
   cmd->add_flag("--act-order", args.act_order, "Quantize columns in order of decreasing Hessian diagonal");
+  cmd->add_flag("--static-groups", args.static_groups,
+                "Fit every group's grid before the sweep, on the original column order (GPTQ static_groups)");
   cmd->add_flag("--sym", args.sym, "Symmetric grids");
   cmd->add_option("--hadamard-size", args.hadamard_size, "HIGGS: Hadamard rotation block (power of two)");
   cmd->add_option("--grid-dim", args.grid_dim, "HIGGS: Gaussian grid dimension 1 or 2 (0 = higgs 2, higgs-gptq 1)")

@@ -147,6 +147,8 @@ void JobOptions::set(const std::string& key, const std::string& value) {
     sym = parse_bool(key, value);
   } else if (key == "act_order") {
     act_order = parse_bool(key, value);
+  } else if (key == "static_groups") {
+    static_groups = parse_bool(key, value);
   } else if (key == "damp") {
     damp = parse_double(key, value);
     if (!(damp >= 0.0 && damp < 10.0))
@@ -195,7 +197,7 @@ void JobOptions::set(const std::string& key, const std::string& value) {
     reserve_top_columns = parse_double(key, value);
   } else if (!set_quantease(*this, key, value)) {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown job option '", key,
-                "' (known: method, bits, group_size, sym, act_order, damp, exponent, nsamples, seqlen, seed, "
+                "' (known: method, bits, group_size, sym, act_order, static_groups, damp, exponent, nsamples, seqlen, seed, "
                 "activation_dtype, hadamard_size, grid_dim, random_signs, rotation_seed, checkpoint_dir, resume, "
                 "target_bpw, sensitivity_file, bit_plan_file, plan_bits, sweeps, init, outlier_fraction, outlier_structure, "
                 "relax_sweeps, outlier_threshold, reserve_fraction, reserve_fraction_rest, reserve_top_columns)");
@@ -219,6 +221,7 @@ std::string JobOptions::canonical() const {
              // QuantEase
              ";sweeps=", sweeps, ";init=", init, ";outlier_fraction=", outlier_fraction,
              ";outlier_structure=", outlier_structure, ";relax_sweeps=", relax_sweeps, layers);
+  if (static_groups) text += ";static_groups=1";  // only when set, so other jobs keep their fingerprints
   // CLAQ settings only for claq, so other methods keep their fingerprints.
   if (method == "claq")
     text += cat(";target_bits=", target_bits, ";outlier_threshold=", outlier_threshold, ";reserve_fraction=",

@@ -26,6 +26,7 @@ struct JobOptions {
   int64_t group_size = 128;       // -1 = per-channel
   bool sym = false;
   bool act_order = false;
+  bool static_groups = false;     // groups fitted before the sweep on the original column order (GPTQ's)
   double damp = 0.01;             // relative damping of the Hessian diagonal
   double exponent = 4.0;          // LeanQuant's importance exponent p
   int64_t nsamples = 128;

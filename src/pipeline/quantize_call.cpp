@@ -14,6 +14,7 @@ QuantizeOptions layer_options(const JobOptions& opts, const std::string& prefix 
   q.group_size = opts.group_size;
   q.sym = opts.sym;
   q.act_order = opts.act_order;
+  q.static_groups = opts.static_groups;
   q.damp = opts.damp;
   q.exponent = opts.exponent;
   // QuantEase

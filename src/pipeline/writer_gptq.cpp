@@ -74,7 +74,7 @@ LayerShapes shapes_of(const nlohmann::json& s) {
 nlohmann::json base_quant_config(const JobOptions& o) {
   return {{"bits", o.bits},         {"group_size", o.group_size}, {"desc_act", o.act_order},
           {"sym", o.sym},           {"damp_percent", o.damp},     {"true_sequential", true},
-          {"static_groups", false}, {"quantizer", "streamquant"}, {"method", o.method}};
+          {"static_groups", o.static_groups}, {"quantizer", "streamquant"}, {"method", o.method}};
 }
 
 }  // namespace

@@ -95,3 +95,23 @@ def test_numpy_reader_equals_the_library_reader(tiny, tmp_path, bits, group, act
     if act_order:
         g_idx = tensors[f"{prefixes[0]}.g_idx"]
         assert not np.array_equal(g_idx, np.arange(g_idx.size) // group)  # the permuted grouping was exercised
+
+
+def test_static_groups_keep_g_idx_in_column_order(tiny, tmp_path):
+    """--static-groups with --act-order: groups are fitted on the original column order before the sweep, so
+    g_idx is the plain column // group_size (as GPTQ's static_groups writes it) and the readers still agree."""
+    model, calib = tiny
+    out = tmp_path / "out"
+    proc = subprocess.run([str(CLI), "quantize", str(model), "-o", str(out), "--method", "gptq", "--bits", "4",
+                           "--group-size", "32", "--act-order", "--static-groups", "--calib", str(calib),
+                           "--nsamples", "4", "--seqlen", "32", "--threads", "1"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    v1 = json.loads((out / "config.json").read_text())["quantization_config"]["checkpoint_format"] == "gptq"
+    tensors = safetensors_numpy.load_file(str(out / "model.safetensors"))
+    prefixes = sorted(k[: -len(".qweight")] for k in tensors if k.endswith(".qweight"))
+    assert prefixes
+    for prefix in prefixes:
+        g_idx = tensors[f"{prefix}.g_idx"]
+        np.testing.assert_array_equal(g_idx, np.arange(g_idx.size) // 32, err_msg=prefix)
+        mine = dequantize_gptq(tensors, prefix, 4, v1)
+        np.testing.assert_array_equal(mine, library_weight(out, f"{prefix}.weight", mine.shape), err_msg=prefix)
