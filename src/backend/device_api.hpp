@@ -29,6 +29,8 @@ class DeviceApi {
                       size_t rows) = 0;
   virtual void download(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes,
                         size_t rows) = 0;
+  // bytes from device memory to device memory (asynchronous, ordered with the kernels).
+  virtual void copy_on_device(void* dst, const void* src, size_t bytes) = 0;
 
   // The Backend operations on device pointers (same contracts as in backend.hpp).
   virtual void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,

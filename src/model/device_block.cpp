@@ -138,13 +138,34 @@ void DeviceBlock::attention(int64_t tokens) {
   }
 }
 
-void DeviceBlock::forward(float* hidden, int64_t tokens, const DeviceCaptureFn* capture,
-                          std::optional<LinearGroup> stop_after) {
-  if (tokens <= 0) return;
+void DeviceBlock::check_tokens(int64_t tokens) const {
   if (tokens > max_tokens_)
     throw_error(SQ_ERR_INVALID_ARGUMENT, "device block: ", tokens, " tokens exceed the ", max_tokens_,
                 " it was sized for");
+}
+
+void DeviceBlock::forward(float* hidden, int64_t tokens, const DeviceCaptureFn* capture,
+                          std::optional<LinearGroup> stop_after) {
+  if (tokens <= 0) return;
+  check_tokens(tokens);
   std::lock_guard<std::mutex> lock(dev_.mutex);
+  const size_t row = size_t(cfg_.hidden_size) * kF;
+  dev_.api.upload(buf_->hidden.get(), row, hidden, row, row, size_t(tokens));
+  if (run(tokens, capture, stop_after))
+    dev_.api.download(hidden, row, buf_->hidden.get(), row, row, size_t(tokens));
+}
+
+void DeviceBlock::forward_on_device(float* hidden_device, int64_t tokens, const DeviceCaptureFn* capture,
+                                    std::optional<LinearGroup> stop_after) {
+  if (tokens <= 0) return;
+  check_tokens(tokens);
+  std::lock_guard<std::mutex> lock(dev_.mutex);
+  const size_t bytes = size_t(tokens * cfg_.hidden_size) * kF;
+  dev_.api.copy_on_device(buf_->hidden.get(), hidden_device, bytes);
+  if (run(tokens, capture, stop_after)) dev_.api.copy_on_device(hidden_device, buf_->hidden.get(), bytes);
+}
+
+bool DeviceBlock::run(int64_t tokens, const DeviceCaptureFn* capture, std::optional<LinearGroup> stop_after) {
   const Tf32Scope precision(dev_);
   DeviceApi& d = dev_.api;
   Buffers& b = *buf_;
@@ -163,10 +184,9 @@ void DeviceBlock::forward(float* hidden, int64_t tokens, const DeviceCaptureFn* 
     if (const float* bb = weight(bias)) d.add_row_bias(y, bb, tokens, out);
   };
 
-  d.upload(b.hidden.get(), size_t(h) * kF, hidden, size_t(h) * kF, size_t(h) * kF, size_t(tokens));
   // ---- attention ----
   d.rms_norm(b.hidden.f32(), weight("input_norm"), tokens, h, eps, b.x.f32());
-  if (captured(LinearGroup::QKV, b.x.f32(), h)) return;
+  if (captured(LinearGroup::QKV, b.x.f32(), h)) return false;
   linear(b.x.f32(), h, "self_attn.q_proj", "q_bias", q_dim, b.q.f32(), false);
   linear(b.x.f32(), h, "self_attn.k_proj", "k_bias", kv_dim, b.k.f32(), false);
   linear(b.x.f32(), h, "self_attn.v_proj", "v_bias", kv_dim, b.v.f32(), false);
@@ -177,18 +197,18 @@ void DeviceBlock::forward(float* hidden, int64_t tokens, const DeviceCaptureFn* 
   d.rope(b.q.f32(), b.rope_cos.f32(), b.rope_sin.f32(), tokens, nh, hd);
   d.rope(b.k.f32(), b.rope_cos.f32(), b.rope_sin.f32(), tokens, nkv, hd);
   attention(tokens);
-  if (captured(LinearGroup::O, b.attn.f32(), q_dim)) return;
+  if (captured(LinearGroup::O, b.attn.f32(), q_dim)) return false;
   linear(b.attn.f32(), q_dim, "self_attn.o_proj", "o_bias", h, b.hidden.f32(), true);
 
   // ---- MLP ----
   d.rms_norm(b.hidden.f32(), weight("post_norm"), tokens, h, eps, b.x.f32());
-  if (captured(LinearGroup::GateUp, b.x.f32(), h)) return;
+  if (captured(LinearGroup::GateUp, b.x.f32(), h)) return false;
   linear(b.x.f32(), h, "mlp.gate_proj", "", inter, b.gate.f32(), false);
   linear(b.x.f32(), h, "mlp.up_proj", "", inter, b.up.f32(), false);
   d.silu_mul(b.gate.f32(), b.up.f32(), tokens * inter);
-  if (captured(LinearGroup::Down, b.gate.f32(), inter)) return;
+  if (captured(LinearGroup::Down, b.gate.f32(), inter)) return false;
   linear(b.gate.f32(), inter, "mlp.down_proj", "", h, b.hidden.f32(), true);
-  d.download(hidden, size_t(h) * kF, b.hidden.get(), size_t(h) * kF, size_t(h) * kF, size_t(tokens));
+  return true;
 }
 
 }  // namespace sq

@@ -45,12 +45,20 @@ class DeviceBlock {
   void forward(float* hidden, int64_t tokens, const DeviceCaptureFn* capture = nullptr,
                std::optional<LinearGroup> stop_after = std::nullopt);
 
+  // The same pass on a hidden state in device memory (hidden_device [tokens, hidden_size]): updated in place
+  // by a full pass, left unchanged by a pass that stops after a capture.
+  void forward_on_device(float* hidden_device, int64_t tokens, const DeviceCaptureFn* capture = nullptr,
+                         std::optional<LinearGroup> stop_after = std::nullopt);
+
   // Query heads whose score matrices are computed in one batch (a whole GQA group when the budget allows).
   int64_t score_heads() const;
 
  private:
   struct Buffers;
   float* weight(const std::string& name) const;
+  // The pass on buf_->hidden; true when it ran to the end (no stop_after capture ended it).
+  bool run(int64_t tokens, const DeviceCaptureFn* capture, std::optional<LinearGroup> stop_after);
+  void check_tokens(int64_t tokens) const;
   void attention(int64_t tokens);
 
   DeviceHandle& dev_;

@@ -1,5 +1,7 @@
 #include "pipeline/block_passes.hpp"
 
+#include <algorithm>
+#include <mutex>
 #include <vector>
 
 #include "backend/device_api.hpp"
@@ -9,11 +11,29 @@
 
 namespace sq {
 
+namespace {
+
+// Device memory the quantizers may need after the passes (the largest layer: its Hessian and Cholesky factor,
+// or W, U and the codes of the device GPTQ sweep), kept free when deciding whether the activations stay.
+uint64_t quantizer_reserve(const ModelConfig& cfg) {
+  const uint64_t h = uint64_t(cfg.hidden_size), inter = uint64_t(cfg.intermediate_size);
+  const uint64_t q_dim = uint64_t(cfg.num_attention_heads * cfg.head_dim);
+  const uint64_t max_in = std::max({h, inter, q_dim});
+  const uint64_t max_weights = std::max({q_dim * h, inter * h});
+  return 2 * max_in * max_in * sizeof(float) + max_weights * (sizeof(float) + 1) + (uint64_t(64) << 20);
+}
+
+}  // namespace
+
 struct BlockPasses::Device {
   Device(DeviceHandle& dev, const ModelConfig& cfg, const BlockWeights& w, const RopeTables& rope, int64_t seq)
       : handle(dev), block(dev, cfg, w, rope, seq) {}
   DeviceHandle& handle;
   DeviceBlock block;
+  // Every sequence's hidden state, kept on the device for the block's passes when the budget holds it with
+  // room for the quantizers; otherwise each pass uploads and downloads one sequence at a time.
+  std::unique_ptr<DeviceBuffer> acts;
+  float* sequence(int64_t s, int64_t floats) const { return acts->f32() + s * floats; }
 };
 
 BlockPasses::BlockPasses(Backend& be, const ModelConfig& cfg, const BlockWeights& w, ActivationStore& acts,
@@ -22,12 +42,26 @@ BlockPasses::BlockPasses(Backend& be, const ModelConfig& cfg, const BlockWeights
   if (DeviceHandle* dev = be.device()) {
     StageTimer t(times_.load);  // the upload of the block's weights
     device_ = std::make_unique<Device>(*dev, cfg, w, rope_, seq_len);
+    const int64_t floats = acts.sample_floats();
+    const uint64_t bytes = uint64_t(acts.samples()) * uint64_t(floats) * sizeof(float);
+    if (DeviceMemory::rounded(bytes) + quantizer_reserve(cfg) <= dev->memory.available()) {
+      device_->acts = std::make_unique<DeviceBuffer>(dev->memory, bytes, "the calibration activations");
+      std::vector<float> hidden(static_cast<size_t>(floats));
+      std::lock_guard<std::mutex> lock(dev->mutex);
+      for (int64_t s = 0; s < acts.samples(); ++s) {
+        acts.get(s, hidden.data());
+        const size_t b = hidden.size() * sizeof(float);
+        dev->api.upload(device_->sequence(s, floats), b, hidden.data(), b, b, 1);
+      }
+    }
   }
 }
 
 BlockPasses::~BlockPasses() = default;
 
 bool BlockPasses::on_device() const { return device_ != nullptr; }
+
+bool BlockPasses::activations_on_device() const { return device_ && device_->acts; }
 
 HessianAccumulator BlockPasses::hessian_of(LinearGroup group) {
   std::vector<float> hidden(size_t(acts_.sample_floats()));
@@ -47,6 +81,10 @@ HessianAccumulator BlockPasses::hessian_of(LinearGroup group) {
     {
       StageTimer t(total);
       for (int64_t s = 0; s < acts_.samples(); ++s) {
+        if (device_->acts) {
+          device_->block.forward_on_device(device_->sequence(s, acts_.sample_floats()), seq_, &capture, group);
+          continue;
+        }
         acts_.get(s, hidden.data());
         device_->block.forward(hidden.data(), seq_, &capture, group);
       }
@@ -86,6 +124,17 @@ void BlockPasses::weight_changed(const std::string& name) {
 void BlockPasses::advance() {
   StageTimer t(times_.forward);
   std::vector<float> hidden(size_t(acts_.sample_floats()));
+  if (device_ && device_->acts) {  // run every sequence, then bring the outputs home for the next block
+    const int64_t floats = acts_.sample_floats();
+    const size_t b = size_t(floats) * sizeof(float);
+    for (int64_t s = 0; s < acts_.samples(); ++s) device_->block.forward_on_device(device_->sequence(s, floats), seq_);
+    std::lock_guard<std::mutex> lock(device_->handle.mutex);
+    for (int64_t s = 0; s < acts_.samples(); ++s) {
+      device_->handle.api.download(hidden.data(), b, device_->sequence(s, floats), b, b, 1);
+      acts_.put(s, hidden.data());
+    }
+    return;
+  }
   for (int64_t s = 0; s < acts_.samples(); ++s) {
     acts_.get(s, hidden.data());
     if (device_) device_->block.forward(hidden.data(), seq_);

@@ -2,7 +2,7 @@
 // linear group in turn (as that group's Hessian, with the groups before it already quantized), then the
 // block's outputs for the next block. On a host backend the passes run block_forward; on a device backend
 // the block stays resident on the device (model/device_block.hpp) and the Hessians are accumulated there,
-// so the only traffic per sequence is its hidden state.
+// so the only traffic is the hidden states: once per block when they fit the budget, else once per pass.
 #pragma once
 #include <memory>
 #include <string>
@@ -31,8 +31,10 @@ class BlockPasses {
   void weight_changed(const std::string& name);
   // Runs every sequence through the whole block and stores the outputs as the next block's inputs.
   void advance();
-  // True when the passes run on the backend's device.
+  // True when the passes run on the backend's device, and when the calibration activations stay there
+  // between passes (the budget holds them with room left for the quantizers).
   bool on_device() const;
+  bool activations_on_device() const;
 
  private:
   struct Device;

@@ -62,6 +62,7 @@ class HostDeviceApi final : public DeviceApi {
   void download(void* dst, size_t dp, const void* src, size_t sp, size_t row_bytes, size_t rows) override {
     copy(dst, dp, src, sp, row_bytes, rows);
   }
+  void copy_on_device(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
 
   void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
             const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {

@@ -8,6 +8,7 @@
 
 #include "backend/offload/offload_backend.hpp"
 #include "device_block_parity.hpp"
+#include "pipeline/block_passes.hpp"
 #include "host_device_api.hpp"
 #include "test_files.hpp"
 #include "tiny_model.hpp"
@@ -103,6 +104,52 @@ TEST(DeviceBlock, Tf32IsAskedForOnlyDuringTheForwardPasses) {
   HostDevice plain(uint64_t(1) << 30);
   sqtest::tiny_gptq_job(*plain.be);
   EXPECT_EQ(plain.stats.tf32_scopes, 0u) << "fp32 is the default";
+}
+
+// What a true-sequential quantizer sees from BlockPasses: two groups' Hessians with a weight changed in
+// between, and the block outputs.
+struct PassesResult {
+  std::vector<std::vector<float>> values;
+  bool on_device = false, resident = false;
+};
+
+PassesResult run_passes(sq::Backend& be) {
+  const sq::ModelConfig c = sqtest::tiny_config();
+  const auto src = sqtest::make_tiny_model(c, 31);
+  sq::BlockWeights w = sq::load_block_weights(src, c, 0);
+  sq::ActivationStore acts(3, 16, c.hidden_size, SQ_DTYPE_F32);
+  for (int64_t s = 0; s < 3; ++s) acts.put(s, sqtest::random_matrix(size_t(16 * c.hidden_size), 40 + uint32_t(s)).data());
+  sq::StageTimes times;
+  sq::BlockPasses passes(be, c, w, acts, 16, times);
+  PassesResult r;
+  r.on_device = passes.on_device();
+  r.resident = passes.activations_on_device();
+  r.values.push_back(passes.hessian_of(sq::LinearGroup::QKV).matrix());
+  for (float& x : w.q) x *= 0.9f;
+  passes.weight_changed("self_attn.q_proj");
+  r.values.push_back(passes.hessian_of(sq::LinearGroup::O).matrix());
+  passes.advance();
+  for (int64_t s = 0; s < 3; ++s) {
+    std::vector<float> h(size_t(acts.sample_floats()));
+    acts.get(s, h.data());
+    r.values.push_back(h);
+  }
+  EXPECT_GT(times.forward, 0.0);
+  return r;
+}
+
+TEST(DeviceBlock, PassesMatchTheHostWithActivationsResidentOrStreamed) {
+  const PassesResult ref = run_passes(sq::default_cpu_backend());
+  EXPECT_FALSE(ref.on_device);
+  HostDevice roomy(uint64_t(1) << 30), tight(uint64_t(32) << 20);  // 32 MiB: the block, not the quantizers' reserve
+  for (HostDevice* dev : {&roomy, &tight}) {
+    const PassesResult out = run_passes(*dev->be);
+    EXPECT_TRUE(out.on_device);
+    EXPECT_EQ(out.resident, dev == &roomy);
+    ASSERT_EQ(out.values.size(), ref.values.size());
+    for (size_t i = 0; i < ref.values.size(); ++i)
+      EXPECT_LT(sqtest::relative_error(out.values[i], ref.values[i]), 1e-5) << "value " << i << " resident " << out.resident;
+  }
 }
 
 TEST(DeviceBlock, JobRunsItsPassesOnTheDevice) {

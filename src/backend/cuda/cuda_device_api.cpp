@@ -74,6 +74,12 @@ class CudaDeviceApi final : public DeviceApi {
     copy(dst, dst_pitch, src, src_pitch, row_bytes, rows, cudaMemcpyDeviceToHost, "download from the GPU");
   }
 
+  void copy_on_device(void* dst, const void* src, size_t bytes) override {
+    select();
+    if (bytes == 0) return;
+    check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "copy on the GPU");
+  }
+
   void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
             const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {
     select();
