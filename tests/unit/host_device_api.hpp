@@ -11,11 +11,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "backend/backend.hpp"
 #include "backend/device_api.hpp"
+#include "backend/offload/offload_backend.hpp"
 #include "model/ops.hpp"
 #include "quant/grid_minmax_affine.hpp"
 
@@ -165,6 +167,19 @@ class HostDeviceApi final : public DeviceApi {
   }
   static Backend& cpu() { return default_cpu_backend(); }
   HostDeviceStats& s_;
+};
+
+// An offload backend over the stand-in, with the stand-in's statistics.
+struct HostDeviceBackend {
+  HostDeviceStats stats;
+  std::unique_ptr<Backend> be;
+  explicit HostDeviceBackend(uint64_t budget, double min_device_flops = double(1 << 26), int threads = 0) {
+    OffloadOptions o;
+    o.budget_bytes = budget;
+    o.min_device_flops = min_device_flops;
+    o.host_threads = threads;
+    be = make_offload_backend(std::make_unique<HostDeviceApi>(stats), o);
+  }
 };
 
 }  // namespace sq::test

@@ -16,14 +16,8 @@
 
 namespace {
 
-struct HostDevice {
-  sq::test::HostDeviceStats stats;
-  std::unique_ptr<sq::Backend> be;
-  explicit HostDevice(uint64_t budget) {
-    sq::OffloadOptions o;
-    o.budget_bytes = budget;
-    be = sq::make_offload_backend(std::make_unique<sq::test::HostDeviceApi>(stats), o);
-  }
+struct HostDevice : sq::test::HostDeviceBackend {
+  explicit HostDevice(uint64_t budget) : HostDeviceBackend(budget) {}
   ~HostDevice() { EXPECT_EQ(stats.live_bytes, 0u) << "device memory leaked"; }
 };
 

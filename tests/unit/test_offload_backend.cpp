@@ -19,17 +19,10 @@
 
 namespace {
 
-struct Offload {
-  sq::test::HostDeviceStats stats;
-  std::unique_ptr<sq::Backend> be;
+struct Offload : sq::test::HostDeviceBackend {
   // min_device_flops 0: even the tests' small operations go through the device path.
-  explicit Offload(uint64_t budget, double min_flops = 0.0, int threads = 2) {
-    sq::OffloadOptions o;
-    o.budget_bytes = budget;
-    o.min_device_flops = min_flops;
-    o.host_threads = threads;
-    be = sq::make_offload_backend(std::make_unique<sq::test::HostDeviceApi>(stats), o);
-  }
+  explicit Offload(uint64_t budget, double min_flops = 0.0, int threads = 2)
+      : HostDeviceBackend(budget, min_flops, threads) {}
   ~Offload() { EXPECT_EQ(stats.live_bytes, 0u) << "device memory leaked"; }
 };
 
