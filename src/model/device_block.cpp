@@ -111,8 +111,11 @@ int64_t DeviceBlock::score_heads() const { return buf_->score_heads; }
 void DeviceBlock::update_linear(const std::string& name, const std::vector<float>& w) {
   const auto it = weights_.find(name);
   if (it == weights_.end()) throw_error(SQ_ERR_INVALID_ARGUMENT, "device block: no linear layer '", name, "'");
-  std::lock_guard<std::mutex> lock(dev_.mutex);
   const size_t bytes = w.size() * kF;
+  if (bytes != it->second->bytes())
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "device block: linear layer '", name, "' has ", it->second->bytes() / kF,
+                " weights, not ", w.size());
+  std::lock_guard<std::mutex> lock(dev_.mutex);
   dev_.api.upload(it->second->get(), bytes, w.data(), bytes, bytes, 1);
 }
 

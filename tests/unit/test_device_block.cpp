@@ -74,6 +74,8 @@ TEST(DeviceBlock, UpdatedWeightIsUsedByLaterPasses) {
   EXPECT_LT(sqtest::relative_error(d, h), 1e-5);
   sqtest::expect_error([&] { block.update_linear("mlp.nonesuch", w.down); }, SQ_ERR_INVALID_ARGUMENT,
                        {"mlp.nonesuch"});
+  sqtest::expect_error([&] { block.update_linear("mlp.up_proj", w.q); }, SQ_ERR_INVALID_ARGUMENT,
+                       {"mlp.up_proj", "weights, not"});
   sqtest::expect_error([&] { block.forward(d.data(), 17); }, SQ_ERR_INVALID_ARGUMENT, {"17 tokens", "16"});
 }
 

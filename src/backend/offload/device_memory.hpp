@@ -48,6 +48,7 @@ class DeviceBuffer {
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 
   float* f32() const { return static_cast<float*>(ptr_); }
+  size_t bytes() const { return bytes_; }
   void* get() const { return ptr_; }
 
  private:
