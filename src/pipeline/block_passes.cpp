@@ -40,7 +40,7 @@ BlockPasses::BlockPasses(Backend& be, const ModelConfig& cfg, const BlockWeights
                          int64_t seq_len, StageTimes& times)
     : be_(be), cfg_(cfg), w_(w), acts_(acts), seq_(seq_len), times_(times), rope_(make_rope_tables(cfg, seq_len)) {
   if (DeviceHandle* dev = be.device()) {
-    StageTimer t(times_.load);  // the upload of the block's weights
+    StageTimer t(times_.load);  // uploading the block (and the activations, when they stay on the device)
     device_ = std::make_unique<Device>(*dev, cfg, w, rope_, seq_len);
     const int64_t floats = acts.sample_floats();
     const uint64_t bytes = uint64_t(acts.samples()) * uint64_t(floats) * sizeof(float);
