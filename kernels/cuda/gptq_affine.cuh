@@ -17,3 +17,14 @@ cudaError_t launch_gptq_affine_block(float* w, int64_t rows, int64_t cols, const
                                      uint8_t* codes, float* err, int64_t ld_err, cudaStream_t stream);
 
 }  // namespace sq::cuda
+
+namespace sq::cuda {
+
+// The LeanQuant loss-aware affine fit (DeviceApi::loss_aware_affine_fit); width <= kMaxLossAwareWidth.
+constexpr int64_t kMaxLossAwareWidth = 256;
+cudaError_t launch_loss_aware_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width,
+                                         const float* importance, int bits, bool sym, int shrink_steps,
+                                         float min_factor, bool f16_scales, float* scales, float* zeros,
+                                         cudaStream_t stream);
+
+}  // namespace sq::cuda

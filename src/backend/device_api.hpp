@@ -78,6 +78,14 @@ class DeviceApi {
   // inf, for the caller to report) and zeros[r].
   virtual void minmax_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, int bits, bool sym,
                                  bool f16_scales, float* scales, float* zeros) = 0;
+  // The LeanQuant loss-aware affine fit of quant/grid_loss_aware_affine.hpp for rows of at most
+  // kMaxLossAwareWidth values, the direct-sum regime (width < 32 << bits): the same candidate ranges in the
+  // same order, the importance-weighted losses summed in the same order, so the same grid is chosen.
+  // importance: `width` device floats, or null for ones. Scales over the fp16 range become inf.
+  virtual void loss_aware_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, const float* importance,
+                                     int bits, bool sym, int shrink_steps, float min_factor, bool f16_scales,
+                                     float* scales, float* zeros) = 0;
+  static constexpr int64_t kMaxLossAwareWidth = 256;
   // One block of the GPTQ sweep, columns [i1, i2) of w [rows, cols], every row (i2 - i1 <= kMaxSweepBlock):
   // in order, column i is rounded on its row's affine grid (scale, zero) = (scales, zeros)[group_of[i] * rows + r]
   // with 2^bits levels; codes[r, i] and w[r, i] take the code and its value; err[r, i - i1] = (w - value) /

@@ -216,14 +216,19 @@ QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t 
 
     // Solve in working order; `work` becomes the dequantized weights.
     // On a device backend the sweep of an affine grid stays on the device, when the groups fitted during it
-    // are min-max fits (the device fits them) or every group was fitted above.
-    const bool device_sweep = plan.solver == SolverKind::Gptq && grid->kind() == GridKind::Affine &&
-                              (plan.grid == GridChoice::MinMaxAffine || !schedule.fit_during_sweep) &&
-                              gptq_affine_sweep_fits_device(backend, rows, cols, schedule.n_groups, opts.block_size);
+    // are min-max or loss-aware fits the device reproduces, or every group was fitted above.
+    AffineSweepGrid device_grid{opts.bits, opts.sym, opts.scale_storage,
+                                plan.grid == GridChoice::LossAwareAffine ? DeviceGroupFit::LossAware
+                                                                         : DeviceGroupFit::MinMax,
+                                LossAwareAffineOptions{}, imp_work};
+    const bool device_sweep =
+        plan.solver == SolverKind::Gptq && grid->kind() == GridKind::Affine &&
+        (plan.grid == GridChoice::MinMaxAffine || plan.grid == GridChoice::LossAwareAffine) &&
+        (!schedule.fit_during_sweep || device_fits_groups(device_grid.fit, schedule.group_size, opts.bits)) &&
+        gptq_affine_sweep_fits_device(backend, rows, cols, schedule.n_groups, opts.block_size);
     if (device_sweep)
-      gptq_sweep_affine_on_device(*backend.device(), work.data(), rows, cols, u.data(), schedule,
-                                  AffineSweepGrid{opts.bits, opts.sym, opts.scale_storage, true}, out.scales.data(),
-                                  out.zeros.data(), codes.data(), opts.block_size);
+      gptq_sweep_affine_on_device(*backend.device(), work.data(), rows, cols, u.data(), schedule, device_grid,
+                                  out.scales.data(), out.zeros.data(), codes.data(), opts.block_size);
     else if (plan.solver == SolverKind::Gptq)
       gptq_sweep(backend, work.data(), rows, cols, u.data(), schedule, grids, imp_work, codes.data(), opts.block_size);
     else

@@ -15,7 +15,7 @@ constexpr size_t kF = sizeof(float);
 uint64_t device_bytes(int64_t rows, int64_t cols, int64_t n_groups, int64_t block_size) {
   const auto r = [](uint64_t b) { return DeviceMemory::rounded(b); };
   return r(uint64_t(rows) * cols * kF) + r(uint64_t(cols) * cols * kF) + r(uint64_t(rows) * cols) +
-         r(uint64_t(rows) * block_size * kF) + 2 * r(uint64_t(n_groups) * rows * kF) + r(uint64_t(cols) * 4);
+         r(uint64_t(rows) * block_size * kF) + 2 * r(uint64_t(n_groups) * rows * kF) + 2 * r(uint64_t(cols) * 4);
 }
 
 }  // namespace
@@ -26,9 +26,17 @@ bool gptq_affine_sweep_fits_device(Backend& be, int64_t rows, int64_t cols, int6
          device_bytes(rows, cols, n_groups, block_size) <= dev->memory.available();
 }
 
+bool device_fits_groups(DeviceGroupFit fit, int64_t group_width, int bits) {
+  if (fit == DeviceGroupFit::MinMax) return true;
+  return group_width <= DeviceApi::kMaxLossAwareWidth && group_width < (int64_t(32) << bits);
+}
+
 void gptq_sweep_affine_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t cols, const float* u,
                                  const GroupSchedule& schedule, const AffineSweepGrid& grid, float* scales,
                                  float* zeros, uint8_t* codes, int64_t block_size) {
+  if (schedule.fit_during_sweep && !device_fits_groups(grid.fit, schedule.group_size, grid.bits))
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "device GPTQ sweep: groups of ", schedule.group_size,
+                " columns cannot be fitted on the device with this grid");
   if (block_size < 1 || block_size > DeviceApi::kMaxSweepBlock)
     throw_error(SQ_ERR_INVALID_ARGUMENT, "device GPTQ sweep: block_size must be in [1, ", DeviceApi::kMaxSweepBlock,
                 "], got ", block_size);
@@ -43,11 +51,14 @@ void gptq_sweep_affine_on_device(DeviceHandle& dev, float* w, int64_t rows, int6
   DeviceBuffer derr(mem, size_t(rows * block_size) * kF, "the GPTQ block error");
   DeviceBuffer dscales(mem, grid_bytes, "the grid scales"), dzeros(mem, grid_bytes, "the grid zero points");
   DeviceBuffer dgroup(mem, size_t(cols) * sizeof(int32_t), "the column-to-group map");
+  const bool loss_aware = grid.fit == DeviceGroupFit::LossAware;
+  DeviceBuffer dimp(mem, loss_aware && grid.importance ? row_bytes : 0, "the column importance");
+  if (loss_aware && grid.importance) d.upload(dimp.get(), row_bytes, grid.importance, row_bytes, row_bytes, 1);
   d.upload(dw.get(), row_bytes, w, row_bytes, row_bytes, size_t(rows));
   d.upload(du.get(), row_bytes, u, row_bytes, row_bytes, size_t(cols));
   d.upload(dgroup.get(), size_t(cols) * sizeof(int32_t), schedule.group_of.data(), size_t(cols) * sizeof(int32_t),
            size_t(cols) * sizeof(int32_t), 1);
-  const bool fit_here = schedule.fit_during_sweep && grid.fit_minmax_during_sweep;
+  const bool fit_here = schedule.fit_during_sweep;
   if (!fit_here) {
     d.upload(dscales.get(), grid_bytes, scales, grid_bytes, grid_bytes, 1);
     d.upload(dzeros.get(), grid_bytes, zeros, grid_bytes, grid_bytes, 1);
@@ -58,9 +69,15 @@ void gptq_sweep_affine_on_device(DeviceHandle& dev, float* w, int64_t rows, int6
     if (fit_here) {  // the groups that start in this block, on the weights as updated so far (gptq_sweep)
       for (int64_t g = (i1 + schedule.group_size - 1) / schedule.group_size;
            g < n_groups && schedule.first_column(g) < i2; ++g) {
-        const int64_t c0 = schedule.first_column(g);
-        d.minmax_affine_fit(dwf + c0, cols, rows, schedule.width(g, cols), grid.bits, grid.sym,
-                            grid.storage == ScaleStorage::F16, dscales.f32() + g * rows, dzeros.f32() + g * rows);
+        const int64_t c0 = schedule.first_column(g), width = schedule.width(g, cols);
+        const bool f16 = grid.storage == ScaleStorage::F16;
+        if (loss_aware)
+          d.loss_aware_affine_fit(dwf + c0, cols, rows, width, grid.importance ? dimp.f32() + c0 : nullptr, grid.bits,
+                                  grid.sym, grid.loss_aware.shrink_steps, grid.loss_aware.min_factor, f16,
+                                  dscales.f32() + g * rows, dzeros.f32() + g * rows);
+        else
+          d.minmax_affine_fit(dwf + c0, cols, rows, width, grid.bits, grid.sym, f16, dscales.f32() + g * rows,
+                              dzeros.f32() + g * rows);
       }
     }
     d.gptq_affine_block(dwf, rows, cols, du.f32(), i1, i2, dscales.f32(), dzeros.f32(),

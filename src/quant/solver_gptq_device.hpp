@@ -7,23 +7,31 @@
 #include <cstdint>
 
 #include "backend/backend.hpp"
+#include "quant/grid_loss_aware_affine.hpp"
 #include "quant/group_schedule.hpp"
 #include "quant/scale_storage.hpp"
 
 namespace sq {
 
+// How the groups the schedule fits during the sweep are fitted on the device (groups fitted before the sweep
+// arrive in `scales`/`zeros` whatever this says).
+enum class DeviceGroupFit { MinMax, LossAware };
+
 struct AffineSweepGrid {
   int bits = 4;
   bool sym = false;
   ScaleStorage storage = ScaleStorage::F16;
-  // True: the groups the schedule fits during the sweep are min-max fits, done on the device. False: every
-  // group was fitted before the sweep and `scales`/`zeros` hold them.
-  bool fit_minmax_during_sweep = true;
+  DeviceGroupFit fit = DeviceGroupFit::MinMax;
+  LossAwareAffineOptions loss_aware;  // its shrink_steps and min_factor, for DeviceGroupFit::LossAware
+  const float* importance = nullptr;  // LossAware: per working column (host, cols values); null = ones
 };
 
 // Whether gptq_sweep_affine_on_device can run this layer on `be`: a device, a block size the sweep kernel
 // takes, and room under the device budget for W, U, the codes and the grid parameters.
 bool gptq_affine_sweep_fits_device(Backend& be, int64_t rows, int64_t cols, int64_t n_groups, int64_t block_size);
+// Whether the device can fit groups of this width during the sweep the way the CPU grid does (loss-aware:
+// only the CPU's direct-sum regime, width < 32 << bits, up to the kernel's row limit).
+bool device_fits_groups(DeviceGroupFit fit, int64_t group_width, int bits);
 
 // w: rows x cols working order (overwritten with the dequantized values); u: cols x cols upper factor;
 // scales/zeros: n_groups x rows ([g * rows + r]), outputs for the groups fitted during the sweep and inputs

@@ -153,6 +153,27 @@ TEST(CudaKernels, MinMaxAffineFitMatchesCpu) {
           }
 }
 
+TEST(CudaKernels, LossAwareAffineFitMatchesCpuBitForBit) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t rows = 700, ld = 300;
+  auto w = sqtest::random_matrix(size_t(rows * ld), 19);
+  for (int64_t c = 0; c < ld; ++c) w[size_t(3 * ld + c)] = 0.0f;  // an all-zero row keeps the min-max grid
+  auto importance = sqtest::random_matrix(size_t(ld), 20);
+  for (float& s : importance) s = 0.1f + s * s;
+  for (int64_t width : {int64_t(64), int64_t(128), int64_t(200)})
+    for (int bits : {3, 4})
+      for (bool sym : {false, true})
+        for (bool weighted : {false, true})
+          for (size_t result : {size_t(1), size_t(2)}) {  // scales, then zeros
+            const Buffers b{w, std::vector<float>(size_t(rows)), std::vector<float>(size_t(rows)), importance};
+            EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                        a.loss_aware_affine_fit(p[0], ld, rows, width, weighted ? p[3] : nullptr, bits, sym, 20, 0.5f,
+                                                true, p[1], p[2]);
+                      }), 0.0) << "width " << width << " bits " << bits << " sym " << sym << " weighted " << weighted;
+          }
+}
+
 TEST(CudaKernels, GptqAffineBlockMatchesCpu) {
   auto d = sqtest::gpu_api();
   REQUIRE_GPU(d);
@@ -182,14 +203,15 @@ TEST(CudaKernels, GptqAffineBlockMatchesCpu) {
 TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
   auto be = sqtest::gpu();
   REQUIRE_GPU(be);
-  for (const char* method : {"gptq", "leanquant-affine"}) {
-    sq::QuantizeOptions o;
-    o.method = method;
-    o.bits = 4;
-    o.group_size = 128;
-    o.static_groups = o.act_order = std::string(method) != "gptq";  // leanquant-affine: fitted up front
-    const sqtest::LayerParity p = sqtest::layer_parity(*be, o, 512, 2048, 18);
-    EXPECT_LE(p.code_mismatch, 0.01) << method;
-    EXPECT_NEAR(p.objective, p.objective_ref, 0.01 * p.objective_ref) << method;
-  }
+  for (const char* method : {"gptq", "leanquant-affine"})
+    for (bool static_groups : {false, true}) {  // groups fitted on the device during the sweep, or up front
+      sq::QuantizeOptions o;
+      o.method = method;
+      o.bits = 4;
+      o.group_size = 128;
+      o.static_groups = o.act_order = static_groups;
+      const sqtest::LayerParity p = sqtest::layer_parity(*be, o, 512, 2048, 18);
+      EXPECT_LE(p.code_mismatch, 0.01) << method << " static " << static_groups;
+      EXPECT_NEAR(p.objective, p.objective_ref, 0.01 * p.objective_ref) << method << " static " << static_groups;
+    }
 }

@@ -19,7 +19,9 @@
 #include "backend/device_api.hpp"
 #include "backend/offload/offload_backend.hpp"
 #include "model/ops.hpp"
+#include "quant/grid_loss_aware_affine.hpp"
 #include "quant/grid_minmax_affine.hpp"
+#include "quant/quantized_layer.hpp"
 
 namespace sq::test {
 
@@ -28,6 +30,7 @@ struct HostDeviceStats {
   std::map<void*, size_t> live;
   size_t live_bytes = 0, peak_bytes = 0, uploads = 0;
   size_t sweep_blocks = 0;
+  size_t loss_aware_fits = 0;
   bool tf32_now = false;   // the host keeps computing in fp32; the tests check when TF32 is asked for
   size_t tf32_scopes = 0;
   size_t sweeps_under_tf32 = 0;  // the quantizers' own arithmetic must stay fp32  // gptq_affine_block calls: whether a GPTQ sweep ran on the "device"
@@ -138,6 +141,21 @@ class HostDeviceApi final : public DeviceApi {
     const auto& g = dynamic_cast<const AffineGroupGrid&>(*fitted);
     std::copy(g.scales().begin(), g.scales().end(), scales);
     std::copy(g.zeros().begin(), g.zeros().end(), zeros);
+  }
+  void loss_aware_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, const float* importance,
+                             int bits, bool sym, int shrink_steps, float min_factor, bool f16_scales, float* scales,
+                             float* zeros) override {
+    LossAwareAffineOptions o;
+    o.bits = bits;
+    o.sym = sym;
+    o.shrink_steps = shrink_steps;
+    o.min_factor = min_factor;
+    o.scale_storage = f16_scales ? ScaleStorage::F16 : ScaleStorage::F32;
+    QuantizedLayer part;
+    make_loss_aware_affine_grid(o)->fit(w, ld, rows, width, importance)->store(part);
+    std::copy(part.scales.begin(), part.scales.end(), scales);
+    std::copy(part.zeros.begin(), part.zeros.end(), zeros);
+    ++s_.loss_aware_fits;
   }
   void gptq_affine_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
                          const float* scales, const float* zeros, const int32_t* group_of, int bits, uint8_t* codes,

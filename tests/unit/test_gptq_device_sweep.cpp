@@ -40,8 +40,10 @@ sq::QuantizeOptions options(const std::string& method, int bits, int64_t group) 
   return o;
 }
 
-// Quantizes on the CPU and on the stand-in device; returns the number of device sweep blocks run.
-size_t expect_same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1) << 30) {
+// Quantizes on the CPU and on the stand-in device; returns the number of device sweep blocks run (and the
+// loss-aware group fits done on the device in *loss_aware_fits).
+size_t expect_same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1) << 30,
+                          size_t* loss_aware_fits = nullptr) {
   const Layer l(7);
   HostDevice dev(budget);
   const auto ref = sq::quantize_layer(sq::default_cpu_backend(), l.w.data(), l.rows, l.cols, l.h.data(), o,
@@ -54,6 +56,7 @@ size_t expect_same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64
   EXPECT_EQ(out.g_idx, ref.g_idx);
   EXPECT_EQ(out.objective, ref.objective);
   EXPECT_EQ(dev.stats.live_bytes, 0u);
+  if (loss_aware_fits) *loss_aware_fits = dev.stats.loss_aware_fits;
   return dev.stats.sweep_blocks;
 }
 
@@ -83,9 +86,24 @@ TEST(GptqDeviceSweep, GroupsFittedBeforeTheSweepAreUploaded) {
   EXPECT_EQ(expect_same_as_cpu(lean), 3u);
 }
 
+TEST(GptqDeviceSweep, LossAwareGroupsFittedOnTheDevice) {
+  size_t fits = 0;
+  EXPECT_EQ(expect_same_as_cpu(options("leanquant-affine", 4, 128), uint64_t(1) << 30, &fits), 3u);
+  EXPECT_EQ(fits, 3u);  // one per group: 320 columns in groups of 128
+  auto sym = options("leanquant-affine", 3, 64);
+  sym.sym = true;
+  EXPECT_EQ(expect_same_as_cpu(sym, uint64_t(1) << 30, &fits), 3u);
+  EXPECT_EQ(fits, 5u);
+  auto act = options("leanquant-affine", 4, 128);
+  act.act_order = true;  // importance in the permuted working order
+  EXPECT_EQ(expect_same_as_cpu(act, uint64_t(1) << 30, &fits), 3u);
+}
+
 TEST(GptqDeviceSweep, OtherGridsAndTightBudgetsSweepOnTheHost) {
-  EXPECT_EQ(expect_same_as_cpu(options("leanquant-affine", 4, 128)), 0u);  // loss-aware fits during the sweep
-  EXPECT_EQ(expect_same_as_cpu(options("leanquant", 3, -1)), 0u);          // LUT grid
+  // 2-bit groups of 128: the CPU ranks candidates with sorted prefix sums (128 >= 32 << 2), whose rounding
+  // the device does not reproduce.
+  EXPECT_EQ(expect_same_as_cpu(options("leanquant-affine", 2, 128)), 0u);
+  EXPECT_EQ(expect_same_as_cpu(options("leanquant", 3, -1)), 0u);  // LUT grid
   auto wide = options("gptq", 4, 128);
   wide.block_size = 512;  // more columns than the sweep kernel holds
   EXPECT_EQ(expect_same_as_cpu(wide), 0u);

@@ -176,6 +176,15 @@ class CudaDeviceApi final : public DeviceApi {
     check_cuda(cuda::launch_minmax_affine_fit(w, ld, rows, width, bits, sym, f16_scales, scales, zeros, stream_),
                "minmax_affine_fit kernel");
   }
+  void loss_aware_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, const float* importance,
+                             int bits, bool sym, int shrink_steps, float min_factor, bool f16_scales, float* scales,
+                             float* zeros) override {
+    static_assert(cuda::kMaxLossAwareWidth == kMaxLossAwareWidth, "one limit for the loss-aware fit");
+    select();
+    check_cuda(cuda::launch_loss_aware_affine_fit(w, ld, rows, width, importance, bits, sym, shrink_steps, min_factor,
+                                                  f16_scales, scales, zeros, stream_),
+               "loss_aware_affine_fit kernel");
+  }
   void gptq_affine_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
                          const float* scales, const float* zeros, const int32_t* group_of, int bits, uint8_t* codes,
                          float* err, int64_t ld_err) override {
