@@ -44,3 +44,17 @@ def tiny_model_and_calib(root):
     calib = root / "calib.npy"
     np.save(calib, np.random.default_rng(0).integers(0, config["vocab_size"], size=4096, dtype=np.int32))
     return model, calib
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(model, calib) from tiny_model_and_calib, once per test module (a module may define its own `tiny`)."""
+    return tiny_model_and_calib(tmp_path_factory.mktemp("tiny"))
+
+
+def quantize_tiny(tiny, out, *extra):
+    """`streamquant quantize` of the tiny model into out on 4 x 32 calibration tokens, one thread."""
+    model, calib = tiny
+    args = [str(CLI), "quantize", str(model), "-o", str(out), "--calib", str(calib), "--nsamples", "4",
+            "--seqlen", "32", "--threads", "1", *map(str, extra)]
+    return subprocess.run(args, capture_output=True, text=True)

@@ -8,21 +8,9 @@ import subprocess
 
 import pytest
 
-from conftest import CLI, tiny_model_and_calib
+from conftest import CLI, quantize_tiny as quantize
 
 np = pytest.importorskip("numpy")
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return tiny_model_and_calib(tmp_path_factory.mktemp("tiny"))
-
-
-def quantize(tiny, out, *extra):
-    model, calib = tiny
-    args = [str(CLI), "quantize", str(model), "-o", str(out), "--calib", str(calib), "--nsamples", "4",
-            "--seqlen", "32", "--threads", "1", *map(str, extra)]
-    return subprocess.run(args, capture_output=True, text=True)
 
 
 @pytest.mark.parametrize("bad", ["lots", "12X", "-3G", "0", "G"])

@@ -1,27 +1,18 @@
 """QuantEase through the CLI: plain QuantEase writes a GPTQ checkpoint; with outliers it needs the sq format
 (the outliers travel as CSR payloads) and the GPTQ writer refuses it with a message that says why."""
 import json
-import subprocess
 
 import pytest
 
-from conftest import CLI, tiny_model_and_calib
+from conftest import quantize_tiny
 
 np = pytest.importorskip("numpy")
 safetensors = pytest.importorskip("safetensors")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return tiny_model_and_calib(tmp_path_factory.mktemp("tiny"))
-
-
 def quantize(tiny, out, *extra):
-    model, calib = tiny
-    args = [str(CLI), "quantize", str(model), "-o", str(out), "--calib", str(calib), "--nsamples", "4",
-            "--seqlen", "32", "--threads", "1", "--method", "quantease", "--sweeps", "4", *map(str, extra)]
-    return subprocess.run(args, capture_output=True, text=True)
+    return quantize_tiny(tiny, out, "--method", "quantease", "--sweeps", "4", *extra)
 
 
 def test_plain_quantease_writes_gptq(tiny, tmp_path):
