@@ -1,13 +1,13 @@
 #include <cuda_fp16.h>
 
 #include "cuda/gptq_affine.cuh"
+#include "cuda/gptq_block_kernel.cuh"
 
 namespace sq::cuda {
 namespace {
 
 constexpr int kWarpsPerBlock = 8;
 constexpr unsigned kFull = 0xffffffffu;
-constexpr int kSlots = int(kMaxBlockColumns / 32);  // block columns each lane holds
 
 // One warp per row: min and max over the group's columns (the grid always contains 0), then the published
 // GPTQ quantizer's scale and zero point, in fp32 as on the CPU (grid_minmax_affine.cpp).
@@ -45,50 +45,19 @@ __global__ void minmax_affine_fit_kernel(const float* w, int64_t ld, int64_t row
   zeros[r] = sym ? (maxq + 1.0f) / 2.0f : rintf(-xmin / scale);  // zero from the unrounded scale
 }
 
-// One warp per row; lane l holds block columns l, l + 32, ... in registers. Column c's value is broadcast
-// from its lane, rounded, and its error pushed onto the later columns of the block, exactly as
-// round_column_rows in solver_gptq.cpp (products rounded before the subtraction: no fused multiply-add,
-// so near-ties round as on the CPU).
-__global__ void gptq_affine_block_kernel(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1,
-                                         int width, const float* scales, const float* zeros,
-                                         const int32_t* group_of, float maxq, uint8_t* codes, float* err,
-                                         int64_t ld_err) {
-  const int lane = threadIdx.x % 32;
-  const int64_t r = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
-  if (r >= rows) return;
-  float* wr = w + r * cols + i1;
-  float v[kSlots];
-#pragma unroll
-  for (int s = 0; s < kSlots; ++s) v[s] = lane + 32 * s < width ? wr[lane + 32 * s] : 0.0f;
-  for (int c = 0; c < width; ++c) {
-    const int owner = c % 32, slot = c / 32;
-    float mine = 0.0f;
-#pragma unroll
-    for (int s = 0; s < kSlots; ++s)
-      if (s == slot) mine = v[s];
-    const float x = __shfl_sync(kFull, mine, owner);
-    const int64_t col = i1 + c;
-    const int64_t g = group_of[col];
+// The affine grid of row r in group g (grid_minmax_affine.cpp's rounding).
+struct AffineRounding {
+  const float* scales;
+  const float* zeros;
+  int64_t rows;
+  float maxq;
+  __device__ float round(int64_t g, int64_t r, float x, int* code) const {
     const float scale = scales[g * rows + r], zero = zeros[g * rows + r];
     const float q = fminf(fmaxf(rintf(x / scale) + zero, 0.0f), maxq);
-    const float value = scale * (q - zero);
-    const float e = (x - value) / u[col * cols + col];
-    if (lane == owner) {
-      codes[r * cols + col] = uint8_t(q);
-      err[r * ld_err + c] = e;
-    }
-    const float* u_row = u + col * cols + i1;
-#pragma unroll
-    for (int s = 0; s < kSlots; ++s) {
-      const int j = lane + 32 * s;
-      if (j == c) v[s] = value;
-      else if (j > c && j < width) v[s] = v[s] - __fmul_rn(e, u_row[j]);
-    }
+    *code = int(q);
+    return scale * (q - zero);
   }
-#pragma unroll
-  for (int s = 0; s < kSlots; ++s)
-    if (lane + 32 * s < width) wr[lane + 32 * s] = v[s];
-}
+};
 
 unsigned warp_blocks(int64_t rows) { return unsigned((rows + kWarpsPerBlock - 1) / kWarpsPerBlock); }
 
@@ -107,8 +76,9 @@ cudaError_t launch_gptq_affine_block(float* w, int64_t rows, int64_t cols, const
                                      uint8_t* codes, float* err, int64_t ld_err, cudaStream_t stream) {
   if (rows <= 0 || i2 <= i1) return cudaSuccess;
   if (i2 - i1 > kMaxBlockColumns) return cudaErrorInvalidValue;
-  gptq_affine_block_kernel<<<warp_blocks(rows), kWarpsPerBlock * 32, 0, stream>>>(
-      w, rows, cols, u, i1, int(i2 - i1), scales, zeros, group_of, float((1 << bits) - 1), codes, err, ld_err);
+  const AffineRounding grid{scales, zeros, rows, float((1 << bits) - 1)};
+  gptq_block_kernel<int(kMaxBlockColumns / 32)><<<sweep_grid_blocks(rows), kSweepWarpsPerBlock * 32, 0, stream>>>(
+      w, rows, cols, u, i1, int(i2 - i1), grid, group_of, codes, err, ld_err);
   return cudaGetLastError();
 }
 

@@ -95,6 +95,21 @@ class DeviceApi {
                                  const float* scales, const float* zeros, const int32_t* group_of, int bits,
                                  uint8_t* codes, float* err, int64_t ld_err) = 0;
   static constexpr int64_t kMaxSweepBlock = 256;
+
+  // ---- the GPTQ sweep with a LeanQuant lookup-table grid ----
+  // The LUT fit of quant/grid_lut_kmeans.hpp (importance-weighted 1-D k-means, default solver options) for
+  // every row r over columns [0, width) of w, width <= kMaxExactKMeansWidth, where the CPU solver is exact and
+  // kernels/portable/kmeans_exact_row.hpp reproduces it: lut[r * levels + c], ascending. importance: `width`
+  // device floats, or null for ones. A row holding a non-finite value gets NaN levels, for the caller to
+  // report. workspace holds workspace_rows * exact_kmeans_scratch_bytes(width, levels) bytes (8-byte
+  // aligned); rows are fitted workspace_rows at a time.
+  virtual void lut_kmeans_fit(const float* w, int64_t ld, int64_t rows, int64_t width, const float* importance,
+                              int levels, float* lut, void* workspace, int64_t workspace_rows) = 0;
+  // gptq_affine_block with a LUT grid: column i of row r is rounded to the nearest of the `levels` ascending
+  // values at lut + (group_of[i] * rows + r) * levels (nearest_level, kernels/portable/nearest_level.hpp).
+  virtual void gptq_lut_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
+                              const float* lut, const int32_t* group_of, int levels, uint8_t* codes, float* err,
+                              int64_t ld_err) = 0;
 };
 
 }  // namespace sq

@@ -5,6 +5,7 @@
 
 #include "quant/grid.hpp"
 #include "quant/kmeans_1d.hpp"
+#include "portable/nearest_level.hpp"  // nearest_level, shared with the device sweep
 
 namespace sq {
 
@@ -17,18 +18,5 @@ struct LutKMeansGridOptions {
 };
 
 std::unique_ptr<Grid> make_lut_kmeans_grid(const LutKMeansGridOptions& options);
-
-// Index of the level nearest to v in ascending levels[0..n) (the lower one on an exact tie).
-inline int nearest_level(const float* levels, int n, float v) {
-  int lo = 0, hi = n;  // first level >= v by binary search
-  while (lo < hi) {
-    const int mid = (lo + hi) / 2;
-    if (levels[mid] < v) lo = mid + 1; else hi = mid;
-  }
-  if (lo == n) return n - 1;
-  if (lo == 0) return 0;
-  // Compare in double: the float differences could round an unequal pair to a tie.
-  return double(v) - double(levels[lo - 1]) <= double(levels[lo]) - double(v) ? lo - 1 : lo;
-}
 
 }  // namespace sq

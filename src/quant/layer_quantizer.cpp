@@ -215,20 +215,14 @@ QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t 
     permute_work_columns(backend, work, rows, cols, perm);
 
     // Solve in working order; `work` becomes the dequantized weights.
-    // On a device backend the sweep of an affine grid stays on the device, when the groups fitted during it
-    // are min-max or loss-aware fits the device reproduces, or every group was fitted above.
-    AffineSweepGrid device_grid{opts.bits, opts.sym, opts.scale_storage,
-                                plan.grid == GridChoice::LossAwareAffine ? DeviceGroupFit::LossAware
-                                                                         : DeviceGroupFit::MinMax,
-                                LossAwareAffineOptions{}, imp_work};
-    const bool device_sweep =
-        plan.solver == SolverKind::Gptq && grid->kind() == GridKind::Affine &&
-        (plan.grid == GridChoice::MinMaxAffine || plan.grid == GridChoice::LossAwareAffine) &&
-        (!schedule.fit_during_sweep || device_fits_groups(device_grid.fit, schedule.group_size, opts.bits)) &&
-        gptq_affine_sweep_fits_device(backend, rows, cols, schedule.n_groups, opts.block_size);
+    // On a device backend the sweep stays on the device for the grids it fits and rounds as the CPU does
+    // (affine and LUT; solver_gptq_device.hpp), when the budget holds the layer.
+    DeviceSweepGrid device_grid;
+    const bool device_sweep = device_sweep_grid(plan, opts, imp_work, &device_grid) &&
+                              gptq_sweep_fits_device(backend, device_grid, rows, cols, schedule, opts.block_size);
     if (device_sweep)
-      gptq_sweep_affine_on_device(*backend.device(), work.data(), rows, cols, u.data(), schedule, device_grid,
-                                  out.scales.data(), out.zeros.data(), codes.data(), opts.block_size);
+      gptq_sweep_on_device(*backend.device(), work.data(), rows, cols, u.data(), schedule, device_grid, out,
+                           codes.data(), opts.block_size);
     else if (plan.solver == SolverKind::Gptq)
       gptq_sweep(backend, work.data(), rows, cols, u.data(), schedule, grids, imp_work, codes.data(), opts.block_size);
     else

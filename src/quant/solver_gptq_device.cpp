@@ -1,10 +1,12 @@
 #include "quant/solver_gptq_device.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 
 #include "backend/device_api.hpp"
 #include "backend/offload/device_memory.hpp"
+#include "portable/kmeans_exact_row.hpp"
 #include "util/error.hpp"
 
 namespace sq {
@@ -12,29 +14,96 @@ namespace {
 
 constexpr size_t kF = sizeof(float);
 
-uint64_t device_bytes(int64_t rows, int64_t cols, int64_t n_groups, int64_t block_size) {
+int64_t param_floats_per_row(const DeviceSweepGrid& grid) { return grid.lut() ? int64_t(1) << grid.bits : 2; }
+
+// Whether the device fits groups of this width during the sweep as the CPU grid does.
+bool device_fits_groups(const DeviceSweepGrid& grid, int64_t width) {
+  switch (grid.fit) {
+    case DeviceGroupFit::MinMax: return true;
+    // Only the CPU's direct-sum regime (width < 32 << bits), up to the kernel's row limit.
+    case DeviceGroupFit::LossAware:
+      return width <= DeviceApi::kMaxLossAwareWidth && width < (int64_t(32) << grid.bits);
+    // Only rows the CPU k-means solves exactly (its coarse-bin warm start and Lloyd steps start above).
+    case DeviceGroupFit::LutKMeans: return width <= kMaxExactKMeansWidth;
+  }
+  return false;
+}
+
+int64_t lut_scratch_per_row(const DeviceSweepGrid& grid, const GroupSchedule& schedule) {
+  if (!grid.lut() || !schedule.fit_during_sweep) return 0;
+  return exact_kmeans_scratch_bytes(int(schedule.group_size), 1 << grid.bits);
+}
+
+// Everything but the LUT fit's scratch.
+uint64_t resident_bytes(const DeviceSweepGrid& grid, int64_t rows, int64_t cols, int64_t n_groups,
+                        int64_t block_size) {
   const auto r = [](uint64_t b) { return DeviceMemory::rounded(b); };
   return r(uint64_t(rows) * cols * kF) + r(uint64_t(cols) * cols * kF) + r(uint64_t(rows) * cols) +
-         r(uint64_t(rows) * block_size * kF) + 2 * r(uint64_t(n_groups) * rows * kF) + 2 * r(uint64_t(cols) * 4);
+         r(uint64_t(rows) * block_size * kF) + r(uint64_t(n_groups) * rows * param_floats_per_row(grid) * kF) +
+         2 * r(uint64_t(cols) * 4);
+}
+
+// Rows per LUT fit launch, once the resident buffers are allocated: all of them when half of what is left
+// under the budget holds their scratch (the rest stays for the trailing GEMM's library workspace), fewer
+// otherwise (gptq_sweep_fits_device left room for at least one).
+int64_t lut_workspace_rows(uint64_t available, int64_t per_row, int64_t rows) {
+  if (per_row == 0) return 0;
+  return std::max<int64_t>(1, std::min<int64_t>(rows, int64_t(available / 2 / uint64_t(per_row))));
+}
+
+void check_fp16_scales(const std::vector<float>& scales, int64_t rows) {
+  for (size_t i = 0; i < scales.size(); ++i)
+    if (!(scales[i] <= 65504.0f))
+      throw_error(SQ_ERR_NUMERIC, "affine grid scale of row ", int64_t(i) % rows, ", group ", int64_t(i) / rows,
+                  " exceeds the fp16 maximum 65504 (weights too large for an fp16 checkpoint); use scale_dtype "
+                  "\"fp32\"");
+}
+
+void check_lut(const std::vector<float>& lut, int64_t rows, int levels) {
+  for (size_t i = 0; i < lut.size(); ++i)
+    if (!std::isfinite(lut[i])) {
+      const int64_t row = int64_t(i) / levels;
+      throw_error(SQ_ERR_NUMERIC, "LUT k-means fit of row ", row % rows, ", group ", row / rows,
+                  ": the row holds a non-finite weight (expected finite values)");
+    }
 }
 
 }  // namespace
 
-bool gptq_affine_sweep_fits_device(Backend& be, int64_t rows, int64_t cols, int64_t n_groups, int64_t block_size) {
+bool device_sweep_grid(const MethodPlan& plan, const QuantizeOptions& opts, const float* importance,
+                       DeviceSweepGrid* grid) {
+  if (plan.solver != SolverKind::Gptq) return false;
+  DeviceSweepGrid g;
+  switch (plan.grid) {
+    case GridChoice::Auto:
+    case GridChoice::MinMaxAffine: g.fit = DeviceGroupFit::MinMax; break;
+    case GridChoice::LossAwareAffine: g.fit = DeviceGroupFit::LossAware; break;
+    case GridChoice::LutKMeans: g.fit = DeviceGroupFit::LutKMeans; break;
+    case GridChoice::Gaussian:
+    case GridChoice::ColumnKMeans: return false;
+  }
+  g.bits = opts.bits;
+  g.sym = opts.sym;
+  g.storage = opts.scale_storage;
+  g.importance = importance;
+  *grid = g;
+  return true;
+}
+
+bool gptq_sweep_fits_device(Backend& be, const DeviceSweepGrid& grid, int64_t rows, int64_t cols,
+                            const GroupSchedule& schedule, int64_t block_size) {
   DeviceHandle* dev = be.device();
-  return dev != nullptr && block_size <= DeviceApi::kMaxSweepBlock &&
-         device_bytes(rows, cols, n_groups, block_size) <= dev->memory.available();
+  if (dev == nullptr || block_size > DeviceApi::kMaxSweepBlock) return false;
+  if (schedule.fit_during_sweep && !device_fits_groups(grid, schedule.group_size)) return false;
+  const uint64_t resident = resident_bytes(grid, rows, cols, schedule.n_groups, block_size);
+  const int64_t per_row = lut_scratch_per_row(grid, schedule);
+  return resident + DeviceMemory::rounded(uint64_t(per_row)) <= dev->memory.available();
 }
 
-bool device_fits_groups(DeviceGroupFit fit, int64_t group_width, int bits) {
-  if (fit == DeviceGroupFit::MinMax) return true;
-  return group_width <= DeviceApi::kMaxLossAwareWidth && group_width < (int64_t(32) << bits);
-}
-
-void gptq_sweep_affine_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t cols, const float* u,
-                                 const GroupSchedule& schedule, const AffineSweepGrid& grid, float* scales,
-                                 float* zeros, uint8_t* codes, int64_t block_size) {
-  if (schedule.fit_during_sweep && !device_fits_groups(grid.fit, schedule.group_size, grid.bits))
+void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t cols, const float* u,
+                          const GroupSchedule& schedule, const DeviceSweepGrid& grid, QuantizedLayer& params,
+                          uint8_t* codes, int64_t block_size) {
+  if (schedule.fit_during_sweep && !device_fits_groups(grid, schedule.group_size))
     throw_error(SQ_ERR_INVALID_ARGUMENT, "device GPTQ sweep: groups of ", schedule.group_size,
                 " columns cannot be fitted on the device with this grid");
   if (block_size < 1 || block_size > DeviceApi::kMaxSweepBlock)
@@ -43,27 +112,39 @@ void gptq_sweep_affine_on_device(DeviceHandle& dev, float* w, int64_t rows, int6
   std::lock_guard<std::mutex> lock(dev.mutex);
   DeviceApi& d = dev.api;
   DeviceMemory& mem = dev.memory;
-  const int64_t n_groups = schedule.n_groups;
+  const int64_t n_groups = schedule.n_groups, levels = param_floats_per_row(grid);
   const size_t row_bytes = size_t(cols) * kF, grid_bytes = size_t(n_groups * rows) * kF;
   DeviceBuffer dw(mem, size_t(rows) * row_bytes, "the layer's weights (GPTQ sweep)");
   DeviceBuffer du(mem, size_t(cols) * row_bytes, "the inverse-Hessian factor U (GPTQ sweep)");
   DeviceBuffer dcodes(mem, size_t(rows * cols), "the layer's codes (GPTQ sweep)");
   DeviceBuffer derr(mem, size_t(rows * block_size) * kF, "the GPTQ block error");
-  DeviceBuffer dscales(mem, grid_bytes, "the grid scales"), dzeros(mem, grid_bytes, "the grid zero points");
+  // Affine: scales then zeros, each [n_groups, rows]; LUT: [n_groups, rows, levels].
+  DeviceBuffer dparams(mem, grid_bytes * size_t(levels), "the grid parameters (GPTQ sweep)");
   DeviceBuffer dgroup(mem, size_t(cols) * sizeof(int32_t), "the column-to-group map");
-  const bool loss_aware = grid.fit == DeviceGroupFit::LossAware;
-  DeviceBuffer dimp(mem, loss_aware && grid.importance ? row_bytes : 0, "the column importance");
-  if (loss_aware && grid.importance) d.upload(dimp.get(), row_bytes, grid.importance, row_bytes, row_bytes, 1);
+  const bool weighted_fit = grid.fit != DeviceGroupFit::MinMax && grid.importance != nullptr;
+  DeviceBuffer dimp(mem, weighted_fit ? row_bytes : 0, "the column importance");
+  const int64_t per_row = lut_scratch_per_row(grid, schedule);
+  const int64_t ws_rows = lut_workspace_rows(mem.available(), per_row, rows);
+  DeviceBuffer dscratch(mem, size_t(ws_rows * per_row), "the LUT k-means scratch");
+  if (weighted_fit) d.upload(dimp.get(), row_bytes, grid.importance, row_bytes, row_bytes, 1);
   d.upload(dw.get(), row_bytes, w, row_bytes, row_bytes, size_t(rows));
   d.upload(du.get(), row_bytes, u, row_bytes, row_bytes, size_t(cols));
   d.upload(dgroup.get(), size_t(cols) * sizeof(int32_t), schedule.group_of.data(), size_t(cols) * sizeof(int32_t),
            size_t(cols) * sizeof(int32_t), 1);
+  float* dscales = dparams.f32();
+  float* dzeros = dparams.f32() + n_groups * rows;
   const bool fit_here = schedule.fit_during_sweep;
-  if (!fit_here) {
-    d.upload(dscales.get(), grid_bytes, scales, grid_bytes, grid_bytes, 1);
-    d.upload(dzeros.get(), grid_bytes, zeros, grid_bytes, grid_bytes, 1);
+  if (!fit_here && grid.lut()) {
+    d.upload(dparams.get(), grid_bytes * size_t(levels), params.lut.data(), grid_bytes * size_t(levels),
+             grid_bytes * size_t(levels), 1);
+  } else if (!fit_here) {
+    d.upload(dscales, grid_bytes, params.scales.data(), grid_bytes, grid_bytes, 1);
+    d.upload(dzeros, grid_bytes, params.zeros.data(), grid_bytes, grid_bytes, 1);
   }
+  const float* dimportance = weighted_fit ? dimp.f32() : nullptr;
   float* dwf = dw.f32();
+  const int32_t* group_of = static_cast<const int32_t*>(dgroup.get());
+  uint8_t* dcode = static_cast<uint8_t*>(dcodes.get());
   for (int64_t i1 = 0; i1 < cols; i1 += block_size) {
     const int64_t i2 = std::min(cols, i1 + block_size);
     if (fit_here) {  // the groups that start in this block, on the weights as updated so far (gptq_sweep)
@@ -71,33 +152,41 @@ void gptq_sweep_affine_on_device(DeviceHandle& dev, float* w, int64_t rows, int6
            g < n_groups && schedule.first_column(g) < i2; ++g) {
         const int64_t c0 = schedule.first_column(g), width = schedule.width(g, cols);
         const bool f16 = grid.storage == ScaleStorage::F16;
-        if (loss_aware)
-          d.loss_aware_affine_fit(dwf + c0, cols, rows, width, grid.importance ? dimp.f32() + c0 : nullptr, grid.bits,
-                                  grid.sym, grid.loss_aware.shrink_steps, grid.loss_aware.min_factor, f16,
-                                  dscales.f32() + g * rows, dzeros.f32() + g * rows);
+        const float* imp = dimportance ? dimportance + c0 : nullptr;
+        if (grid.fit == DeviceGroupFit::LutKMeans)
+          d.lut_kmeans_fit(dwf + c0, cols, rows, width, imp, int(levels), dparams.f32() + g * rows * levels,
+                           dscratch.get(), ws_rows);
+        else if (grid.fit == DeviceGroupFit::LossAware)
+          d.loss_aware_affine_fit(dwf + c0, cols, rows, width, imp, grid.bits, grid.sym,
+                                  grid.loss_aware.shrink_steps, grid.loss_aware.min_factor, f16,
+                                  dscales + g * rows, dzeros + g * rows);
         else
-          d.minmax_affine_fit(dwf + c0, cols, rows, width, grid.bits, grid.sym, f16, dscales.f32() + g * rows,
-                              dzeros.f32() + g * rows);
+          d.minmax_affine_fit(dwf + c0, cols, rows, width, grid.bits, grid.sym, f16, dscales + g * rows,
+                              dzeros + g * rows);
       }
     }
-    d.gptq_affine_block(dwf, rows, cols, du.f32(), i1, i2, dscales.f32(), dzeros.f32(),
-                        static_cast<const int32_t*>(dgroup.get()), grid.bits, static_cast<uint8_t*>(dcodes.get()),
-                        derr.f32(), block_size);
+    if (grid.lut())
+      d.gptq_lut_block(dwf, rows, cols, du.f32(), i1, i2, dparams.f32(), group_of, int(levels), dcode, derr.f32(),
+                       block_size);
+    else
+      d.gptq_affine_block(dwf, rows, cols, du.f32(), i1, i2, dscales, dzeros, group_of, grid.bits, dcode, derr.f32(),
+                          block_size);
     if (i2 < cols)  // lazy batch update: W[:, i2:] -= Err U[i1:i2, i2:]
       d.gemm(false, false, rows, cols - i2, i2 - i1, -1.0f, derr.f32(), block_size, du.f32() + i1 * cols + i2, cols,
              1.0f, dwf + i2, cols);
   }
   d.download(w, row_bytes, dw.get(), row_bytes, row_bytes, size_t(rows));
   d.download(codes, size_t(cols), dcodes.get(), size_t(cols), size_t(cols), size_t(rows));
-  if (fit_here) {
-    d.download(scales, grid_bytes, dscales.get(), grid_bytes, grid_bytes, 1);
-    d.download(zeros, grid_bytes, dzeros.get(), grid_bytes, grid_bytes, 1);
-    for (int64_t i = 0; i < n_groups * rows; ++i)
-      if (!(scales[i] <= 65504.0f) && grid.storage == ScaleStorage::F16)
-        throw_error(SQ_ERR_NUMERIC, "affine grid scale of row ", i % rows, ", group ", i / rows,
-                    " exceeds the fp16 maximum 65504 (weights too large for an fp16 checkpoint); use scale_dtype "
-                    "\"fp32\"");
+  if (!fit_here) return;
+  if (grid.lut()) {
+    d.download(params.lut.data(), grid_bytes * size_t(levels), dparams.get(), grid_bytes * size_t(levels),
+               grid_bytes * size_t(levels), 1);
+    check_lut(params.lut, rows, int(levels));
+    return;
   }
+  d.download(params.scales.data(), grid_bytes, dscales, grid_bytes, grid_bytes, 1);
+  d.download(params.zeros.data(), grid_bytes, dzeros, grid_bytes, grid_bytes, 1);
+  if (grid.storage == ScaleStorage::F16) check_fp16_scales(params.scales, rows);
 }
 
 }  // namespace sq

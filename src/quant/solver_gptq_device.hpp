@@ -1,43 +1,57 @@
-// The GPTQ sweep with an affine grid, resident on a device backend's device. The working weights and U are
-// uploaded once; group fits (min-max), the per-block column sweep and the trailing update run there; the
-// dequantized weights, codes, scales and zeros come back once. Same results as gptq_sweep
-// (solver_gptq.hpp) with the same grids: with the host-pointer backend alone, every 128-column block would
-// move the whole trailing part of W across the bus and back.
+// The GPTQ sweep resident on a device backend's device, for the per-row grids the device can fit and round:
+// affine (min-max and LeanQuant loss-aware) and LeanQuant's lookup tables. The working weights and U are
+// uploaded once; the group fits, the per-block column sweep and the trailing update run there; the
+// dequantized weights, codes and grid parameters come back once. Same results as gptq_sweep (solver_gptq.hpp)
+// with the same grids: with the host-pointer backend alone, every 128-column block would move the whole
+// trailing part of W across the bus and back.
 #pragma once
 #include <cstdint>
 
 #include "backend/backend.hpp"
 #include "quant/grid_loss_aware_affine.hpp"
 #include "quant/group_schedule.hpp"
+#include "quant/quantize_options.hpp"
+#include "quant/quantized_layer.hpp"
 #include "quant/scale_storage.hpp"
 
 namespace sq {
 
-// How the groups the schedule fits during the sweep are fitted on the device (groups fitted before the sweep
-// arrive in `scales`/`zeros` whatever this says).
-enum class DeviceGroupFit { MinMax, LossAware };
+// The grid, and how the device fits the groups the schedule fits during the sweep (groups fitted before the
+// sweep arrive in the layer's parameters whatever this says).
+enum class DeviceGroupFit {
+  MinMax,     // affine, grid_minmax_affine.hpp
+  LossAware,  // affine, grid_loss_aware_affine.hpp (direct-sum regime only)
+  LutKMeans,  // lookup table, grid_lut_kmeans.hpp (rows where the CPU k-means is exact)
+};
 
-struct AffineSweepGrid {
+struct DeviceSweepGrid {
+  DeviceGroupFit fit = DeviceGroupFit::MinMax;
   int bits = 4;
   bool sym = false;
   ScaleStorage storage = ScaleStorage::F16;
-  DeviceGroupFit fit = DeviceGroupFit::MinMax;
-  LossAwareAffineOptions loss_aware;  // its shrink_steps and min_factor, for DeviceGroupFit::LossAware
-  const float* importance = nullptr;  // LossAware: per working column (host, cols values); null = ones
+  LossAwareAffineOptions loss_aware;  // its shrink_steps and min_factor, for LossAware
+  const float* importance = nullptr;  // LossAware and LutKMeans: per working column (host, cols values); null = ones
+  bool lut() const { return fit == DeviceGroupFit::LutKMeans; }
 };
 
-// Whether gptq_sweep_affine_on_device can run this layer on `be`: a device, a block size the sweep kernel
-// takes, and room under the device budget for W, U, the codes and the grid parameters.
-bool gptq_affine_sweep_fits_device(Backend& be, int64_t rows, int64_t cols, int64_t n_groups, int64_t block_size);
-// Whether the device can fit groups of this width during the sweep the way the CPU grid does (loss-aware:
-// only the CPU's direct-sum regime, width < 32 << bits, up to the kernel's row limit).
-bool device_fits_groups(DeviceGroupFit fit, int64_t group_width, int bits);
+// The device form of a GPTQ layer's grid, or false for grids only the host sweep has (Gaussian, CLAQ's
+// column k-means).
+bool device_sweep_grid(const MethodPlan& plan, const QuantizeOptions& opts, const float* importance,
+                       DeviceSweepGrid* grid);
+
+// Whether gptq_sweep_on_device can run this layer on `be`: a device, a block size the sweep kernel takes,
+// groups fitted during the sweep that the device fits as the CPU does, and room under the device budget
+// for W, U, the codes, the grid parameters and the fit's scratch.
+bool gptq_sweep_fits_device(Backend& be, const DeviceSweepGrid& grid, int64_t rows, int64_t cols,
+                            const GroupSchedule& schedule, int64_t block_size);
 
 // w: rows x cols working order (overwritten with the dequantized values); u: cols x cols upper factor;
-// scales/zeros: n_groups x rows ([g * rows + r]), outputs for the groups fitted during the sweep and inputs
-// otherwise; codes: rows x cols. Throws SQ_ERR_NUMERIC when a scale exceeds the fp16 range (F16 storage).
-void gptq_sweep_affine_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t cols, const float* u,
-                                 const GroupSchedule& schedule, const AffineSweepGrid& grid, float* scales,
-                                 float* zeros, uint8_t* codes, int64_t block_size);
+// params: the layer's scales/zeros (affine, [g * rows + r]) or lut (LUT, [(g * rows + r) * 2^bits + c]),
+// sized for schedule.n_groups groups: outputs for the groups fitted during the sweep, inputs otherwise;
+// codes: rows x cols. Throws SQ_ERR_NUMERIC when a scale exceeds the fp16 range (F16 storage) or a LUT
+// row holds a non-finite weight.
+void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t cols, const float* u,
+                          const GroupSchedule& schedule, const DeviceSweepGrid& grid, QuantizedLayer& params,
+                          uint8_t* codes, int64_t block_size);
 
 }  // namespace sq

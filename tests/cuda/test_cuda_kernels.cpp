@@ -5,6 +5,7 @@
 // (summation order of the GEMMs differs).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -15,6 +16,7 @@
 #include "cuda_test_device.hpp"
 #include "device_block_parity.hpp"
 #include "host_device_api.hpp"
+#include "portable/kmeans_exact_row.hpp"
 #include "tiny_model.hpp"
 
 namespace {
@@ -200,10 +202,57 @@ TEST(CudaKernels, GptqAffineBlockMatchesCpu) {
     }
 }
 
+TEST(CudaKernels, LutKMeansFitMatchesCpuBitForBit) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t rows = 700, ld = 520;
+  auto w = sqtest::random_matrix(size_t(rows * ld), 21);
+  for (int64_t c = 0; c < ld; ++c) w[size_t(3 * ld + c)] = 0.25f;                // one distinct value
+  for (int64_t c = 0; c < ld; ++c) w[size_t(4 * ld + c)] = float(c % 5) * 0.1f;  // fewer values than levels
+  auto importance = sqtest::random_matrix(size_t(ld), 22);
+  for (float& s : importance) s = std::exp(3.0f * s);  // LeanQuant's v^-4 spans orders of magnitude
+  for (int64_t width : {int64_t(64), int64_t(128), int64_t(200), int64_t(512)})
+    for (int levels : {4, 16, 256})
+      for (bool weighted : {false, true})
+        for (int64_t ws_rows : {rows, int64_t(96)}) {  // one launch, or several
+          const size_t ws_floats = size_t(ws_rows * sq::exact_kmeans_scratch_bytes(int(width), levels) / 4 + 2);
+          const Buffers b{w, std::vector<float>(size_t(rows * levels)), importance, std::vector<float>(ws_floats)};
+          EXPECT_EQ(kernel_error(*d, b, 1, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                      a.lut_kmeans_fit(p[0], ld, rows, width, weighted ? p[2] : nullptr, levels, p[1], p[3], ws_rows);
+                    }), 0.0) << "width " << width << " levels " << levels << " weighted " << weighted << " rows/launch "
+                             << ws_rows;
+        }
+}
+
+TEST(CudaKernels, GptqLutBlockMatchesCpu) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t rows = 500, cols = 300, groups = 3, levels = 16;
+  auto u = sqtest::random_matrix(size_t(cols * cols), 23);
+  for (float& x : u) x *= 0.05f;
+  for (int64_t i = 0; i < cols; ++i) u[size_t(i * cols + i)] = 1.0f + 0.1f * float(i % 7);
+  auto lut = sqtest::random_matrix(size_t(groups * rows * levels), 24);
+  for (int64_t row = 0; row < groups * rows; ++row) std::sort(lut.begin() + row * levels, lut.begin() + (row + 1) * levels);
+  std::vector<float> group_of_bits(static_cast<size_t>(cols));
+  for (int64_t i = 0; i < cols; ++i) {
+    const int32_t g = int32_t(i / 128);
+    std::memcpy(&group_of_bits[size_t(i)], &g, sizeof g);  // int32 map carried in a float buffer
+  }
+  for (auto [i1, i2] : {std::pair<int64_t, int64_t>{0, 128}, {256, 300}})
+    for (size_t result : {size_t(0), size_t(4), size_t(5)}) {  // w, err, then the codes (bytes compared as floats)
+      const Buffers b{sqtest::random_matrix(size_t(rows * cols), 25), u, lut, group_of_bits,
+                      std::vector<float>(size_t(rows * 128)), std::vector<float>(size_t(rows * cols / 4 + 1), 0.0f)};
+      EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                  a.gptq_lut_block(p[0], rows, cols, p[1], i1, i2, p[2], reinterpret_cast<int32_t*>(p[3]), int(levels),
+                                   reinterpret_cast<uint8_t*>(p[5]), p[4], 128);
+                }), 0.0) << "block [" << i1 << ", " << i2 << ") buffer " << result;
+    }
+}
+
 TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
   auto be = sqtest::gpu();
   REQUIRE_GPU(be);
-  for (const char* method : {"gptq", "leanquant-affine"})
+  for (const char* method : {"gptq", "leanquant-affine", "leanquant"})
     for (bool static_groups : {false, true}) {  // groups fitted on the device during the sweep, or up front
       sq::QuantizeOptions o;
       o.method = method;

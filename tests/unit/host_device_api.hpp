@@ -19,6 +19,8 @@
 #include "backend/device_api.hpp"
 #include "backend/offload/offload_backend.hpp"
 #include "model/ops.hpp"
+#include "portable/kmeans_exact_row.hpp"
+#include "portable/nearest_level.hpp"
 #include "quant/grid_loss_aware_affine.hpp"
 #include "quant/grid_minmax_affine.hpp"
 #include "quant/quantized_layer.hpp"
@@ -29,11 +31,13 @@ struct HostDeviceStats {
   std::mutex mu;
   std::map<void*, size_t> live;
   size_t live_bytes = 0, peak_bytes = 0, uploads = 0;
-  size_t sweep_blocks = 0;
-  size_t loss_aware_fits = 0;
+  size_t sweep_blocks = 0;     // gptq_*_block calls: whether a GPTQ sweep ran on the "device"
+  size_t loss_aware_fits = 0;  // loss_aware_affine_fit calls
+  size_t lut_fits = 0;         // lut_kmeans_fit calls
+  size_t lut_launches = 0;     // ... and the workspace-sized batches of rows they ran in
   bool tf32_now = false;   // the host keeps computing in fp32; the tests check when TF32 is asked for
   size_t tf32_scopes = 0;
-  size_t sweeps_under_tf32 = 0;  // the quantizers' own arithmetic must stay fp32  // gptq_affine_block calls: whether a GPTQ sweep ran on the "device"
+  size_t sweeps_under_tf32 = 0;  // the quantizers' own arithmetic must stay fp32
   size_t fail_above = SIZE_MAX;  // allocations larger than this fail, as a full device would
 };
 
@@ -160,22 +164,37 @@ class HostDeviceApi final : public DeviceApi {
   void gptq_affine_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
                          const float* scales, const float* zeros, const int32_t* group_of, int bits, uint8_t* codes,
                          float* err, int64_t ld_err) override {
-    ++s_.sweep_blocks;
-    if (s_.tf32_now) ++s_.sweeps_under_tf32;
     const float maxq = float((1 << bits) - 1);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t i = i1; i < i2; ++i) {
-        float* wr = w + r * cols;
-        const int64_t g = group_of[i];
-        const float scale = scales[g * rows + r], zero = zeros[g * rows + r];
-        const float q = std::min(std::max(std::nearbyint(wr[i] / scale) + zero, 0.0f), maxq);
-        const float value = scale * (q - zero);
-        const float e = (wr[i] - value) / u[i * cols + i];
-        codes[r * cols + i] = uint8_t(q);
-        err[r * ld_err + (i - i1)] = e;
-        wr[i] = value;
-        for (int64_t j = i + 1; j < i2; ++j) wr[j] -= e * u[i * cols + j];
+    sweep_block(w, rows, cols, u, i1, i2, group_of, codes, err, ld_err, [&](int64_t g, int64_t r, float x, int* code) {
+      const float scale = scales[g * rows + r], zero = zeros[g * rows + r];
+      const float q = std::min(std::max(std::nearbyint(x / scale) + zero, 0.0f), maxq);
+      *code = int(q);
+      return scale * (q - zero);
+    });
+  }
+  // The portable row fit the CUDA kernel runs (kernels/portable/kmeans_exact_row.hpp), over the caller's
+  // workspace in batches of workspace_rows interleaved rows, as the kernel's launches lay it out: layer tests
+  // over this stand-in then check the workspace sizing and the layout as well as the arithmetic.
+  void lut_kmeans_fit(const float* w, int64_t ld, int64_t rows, int64_t width, const float* importance, int levels,
+                      float* lut, void* workspace, int64_t workspace_rows) override {
+    ++s_.lut_fits;
+    for (int64_t r0 = 0; r0 < rows; r0 += workspace_rows) {
+      ++s_.lut_launches;
+      for (int64_t t = 0; t < workspace_rows && r0 + t < rows; ++t) {
+        const int64_t r = r0 + t;
+        const ExactKMeansScratch scratch = exact_kmeans_scratch(workspace, int(width), levels, workspace_rows, t);
+        if (!exact_kmeans_row(w + r * ld, importance, int(width), levels, scratch, lut + r * levels))
+          std::fill(lut + r * levels, lut + (r + 1) * levels, std::nanf(""));
       }
+    }
+  }
+  void gptq_lut_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2, const float* lut,
+                      const int32_t* group_of, int levels, uint8_t* codes, float* err, int64_t ld_err) override {
+    sweep_block(w, rows, cols, u, i1, i2, group_of, codes, err, ld_err, [&](int64_t g, int64_t r, float x, int* code) {
+      const float* row = lut + (g * rows + r) * levels;
+      *code = nearest_level(row, levels, x);
+      return row[*code];
+    });
   }
 
  private:
@@ -184,6 +203,25 @@ class HostDeviceApi final : public DeviceApi {
       std::memcpy(static_cast<char*>(dst) + r * dp, static_cast<const char*>(src) + r * sp, row_bytes);
   }
   static Backend& cpu() { return default_cpu_backend(); }
+  // One block of the GPTQ sweep in the order of round_column_rows (solver_gptq.cpp); round(g, r, x, &code)
+  // gives the value of x on row r's grid of group g.
+  template <typename Round>
+  void sweep_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
+                   const int32_t* group_of, uint8_t* codes, float* err, int64_t ld_err, const Round& round) {
+    ++s_.sweep_blocks;
+    if (s_.tf32_now) ++s_.sweeps_under_tf32;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = i1; i < i2; ++i) {
+        float* wr = w + r * cols;
+        int code = 0;
+        const float value = round(int64_t(group_of[i]), r, wr[i], &code);
+        const float e = (wr[i] - value) / u[i * cols + i];
+        codes[r * cols + i] = uint8_t(code);
+        err[r * ld_err + (i - i1)] = e;
+        wr[i] = value;
+        for (int64_t j = i + 1; j < i2; ++j) wr[j] -= e * u[i * cols + j];
+      }
+  }
   HostDeviceStats& s_;
 };
 

@@ -1,6 +1,6 @@
-// The GPTQ sweep with affine grids resident on the device (quant/solver_gptq_device.hpp), over the host
-// stand-in device: which layers take it, identical codes, values and grid parameters to the CPU sweep, the
-// budget fallback, and the fp16 scale error.
+// The GPTQ sweep resident on the device (quant/solver_gptq_device.hpp), over the host stand-in device, with
+// affine and LUT grids: which layers take it, identical codes, values and grid parameters to the CPU sweep,
+// the budget fallback, and the fp16 scale and non-finite errors.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -10,7 +10,9 @@
 #include "backend/offload/offload_backend.hpp"
 #include "correlated_hessian.hpp"
 #include "host_device_api.hpp"
+#include "quant/group_schedule.hpp"
 #include "quant/layer_quantizer.hpp"
+#include "quant/solver_gptq_device.hpp"
 #include "test_files.hpp"
 #include "util/error.hpp"
 
@@ -21,9 +23,9 @@ struct HostDevice : sq::test::HostDeviceBackend {
 };
 
 struct Layer {
-  int64_t rows = 96, cols = 320;  // 320 = 2.5 sweep blocks of 128 and 2.5 groups of 128
+  int64_t rows = 96, cols;  // 320 = 2.5 sweep blocks of 128 and 2.5 groups of 128
   std::vector<float> w, h;
-  explicit Layer(uint32_t seed, float scale = 0.02f) {
+  explicit Layer(uint32_t seed, float scale = 0.02f, int64_t n_cols = 320) : cols(n_cols) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> normal;
     h = correlated_hessian(cols, 2.0f, rng, normal);
@@ -40,11 +42,14 @@ sq::QuantizeOptions options(const std::string& method, int bits, int64_t group) 
   return o;
 }
 
-// Quantizes on the CPU and on the stand-in device; returns the number of device sweep blocks run (and the
-// loss-aware group fits done on the device in *loss_aware_fits).
-size_t expect_same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1) << 30,
-                          size_t* loss_aware_fits = nullptr) {
-  const Layer l(7);
+// What the stand-in device ran for one layer.
+struct DeviceRun {
+  size_t blocks = 0, loss_aware_fits = 0, lut_fits = 0, lut_launches = 0;
+};
+
+// Quantizes on the CPU and on the stand-in device, expects the same layer, and says what ran on the device.
+DeviceRun same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1) << 30, int64_t cols = 320) {
+  const Layer l(7, 0.02f, cols);
   HostDevice dev(budget);
   const auto ref = sq::quantize_layer(sq::default_cpu_backend(), l.w.data(), l.rows, l.cols, l.h.data(), o,
                                       sq::null_logger());
@@ -53,11 +58,15 @@ size_t expect_same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64
   EXPECT_EQ(out.dequant, ref.dequant);
   EXPECT_EQ(out.scales, ref.scales);
   EXPECT_EQ(out.zeros, ref.zeros);
+  EXPECT_EQ(out.lut, ref.lut);
   EXPECT_EQ(out.g_idx, ref.g_idx);
   EXPECT_EQ(out.objective, ref.objective);
   EXPECT_EQ(dev.stats.live_bytes, 0u);
-  if (loss_aware_fits) *loss_aware_fits = dev.stats.loss_aware_fits;
-  return dev.stats.sweep_blocks;
+  return DeviceRun{dev.stats.sweep_blocks, dev.stats.loss_aware_fits, dev.stats.lut_fits, dev.stats.lut_launches};
+}
+
+size_t expect_same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1) << 30) {
+  return same_as_cpu(o, budget).blocks;
 }
 
 }  // namespace
@@ -87,28 +96,72 @@ TEST(GptqDeviceSweep, GroupsFittedBeforeTheSweepAreUploaded) {
 }
 
 TEST(GptqDeviceSweep, LossAwareGroupsFittedOnTheDevice) {
-  size_t fits = 0;
-  EXPECT_EQ(expect_same_as_cpu(options("leanquant-affine", 4, 128), uint64_t(1) << 30, &fits), 3u);
-  EXPECT_EQ(fits, 3u);  // one per group: 320 columns in groups of 128
+  DeviceRun run = same_as_cpu(options("leanquant-affine", 4, 128));
+  EXPECT_EQ(run.blocks, 3u);
+  EXPECT_EQ(run.loss_aware_fits, 3u);  // one per group: 320 columns in groups of 128
   auto sym = options("leanquant-affine", 3, 64);
   sym.sym = true;
-  EXPECT_EQ(expect_same_as_cpu(sym, uint64_t(1) << 30, &fits), 3u);
-  EXPECT_EQ(fits, 5u);
+  run = same_as_cpu(sym);
+  EXPECT_EQ(run.blocks, 3u);
+  EXPECT_EQ(run.loss_aware_fits, 5u);
   auto act = options("leanquant-affine", 4, 128);
   act.act_order = true;  // importance in the permuted working order
-  EXPECT_EQ(expect_same_as_cpu(act, uint64_t(1) << 30, &fits), 3u);
+  EXPECT_EQ(expect_same_as_cpu(act), 3u);
+}
+
+TEST(GptqDeviceSweep, LutGroupsFittedOnTheDevice) {
+  DeviceRun run = same_as_cpu(options("leanquant", 4, 128));  // the default method
+  EXPECT_EQ(run.blocks, 3u);
+  EXPECT_EQ(run.lut_fits, 3u);
+  EXPECT_EQ(run.lut_launches, 3u);  // the budget holds every row's scratch: one launch per group
+  run = same_as_cpu(options("leanquant", 3, 64));
+  EXPECT_EQ(run.lut_fits, 5u);
+  auto odd = options("leanquant", 2, 96);  // groups that start inside a sweep block
+  odd.block_size = 40;
+  EXPECT_EQ(same_as_cpu(odd).blocks, 8u);
+  auto act = options("leanquant", 4, 128);
+  act.act_order = true;
+  EXPECT_EQ(same_as_cpu(act).lut_fits, 3u);
+  run = same_as_cpu(options("leanquant", 8, 128));  // 256 levels, more than a group has values
+  EXPECT_EQ(run.lut_fits, 3u);
+  auto plain = options("leanquant", 4, 128);
+  plain.importance = "none";
+  EXPECT_EQ(same_as_cpu(plain).lut_fits, 3u);
+}
+
+TEST(GptqDeviceSweep, LutFitScratchIsSplitUnderATightBudget) {
+  // W, U, codes and the LUTs take about 640 KiB; half of what is left holds the k-means scratch of 16 rows
+  // (11.2 KiB each for 128 values and 16 levels), so each group's 96 rows are fitted in several launches.
+  const DeviceRun run = same_as_cpu(options("leanquant", 4, 128), uint64_t(1) << 20);
+  EXPECT_EQ(run.lut_fits, 3u);
+  EXPECT_GT(run.lut_launches, 3u * 3u);
+  EXPECT_EQ(run.blocks, 3u);
+}
+
+TEST(GptqDeviceSweep, LutGroupsFittedBeforeTheSweepAreUploaded) {
+  DeviceRun run = same_as_cpu(options("leanquant", 3, -1));  // per channel: fitted on the host up front
+  EXPECT_EQ(run.blocks, 3u);
+  EXPECT_EQ(run.lut_fits, 0u);
+  auto st = options("leanquant", 4, 128);
+  st.act_order = st.static_groups = true;
+  run = same_as_cpu(st);
+  EXPECT_EQ(run.blocks, 3u);
+  EXPECT_EQ(run.lut_fits, 0u);
 }
 
 TEST(GptqDeviceSweep, OtherGridsAndTightBudgetsSweepOnTheHost) {
   // 2-bit groups of 128: the CPU ranks candidates with sorted prefix sums (128 >= 32 << 2), whose rounding
   // the device does not reproduce.
   EXPECT_EQ(expect_same_as_cpu(options("leanquant-affine", 2, 128)), 0u);
-  EXPECT_EQ(expect_same_as_cpu(options("leanquant", 3, -1)), 0u);  // LUT grid
+  // LUT groups of 640 values: past 512 the CPU k-means starts from coarse bins and runs Lloyd steps.
+  EXPECT_EQ(same_as_cpu(options("leanquant", 4, 640), uint64_t(1) << 30, 640).blocks, 0u);
+  EXPECT_EQ(same_as_cpu(options("leanquant", 4, 512), uint64_t(1) << 30, 640).lut_fits, 2u);  // 512 still exact
   auto wide = options("gptq", 4, 128);
   wide.block_size = 512;  // more columns than the sweep kernel holds
   EXPECT_EQ(expect_same_as_cpu(wide), 0u);
   // U alone (320 x 320 fp32) is 400 KiB: with 600 KiB the Cholesky fits but W, U and the codes do not.
   EXPECT_EQ(expect_same_as_cpu(options("gptq", 4, 128), 600 << 10), 0u);
+  EXPECT_EQ(expect_same_as_cpu(options("leanquant", 4, 128), 600 << 10), 0u);
 }
 
 TEST(GptqDeviceSweep, ScaleOverTheFp16RangeIsAnError) {
@@ -119,4 +172,28 @@ TEST(GptqDeviceSweep, ScaleOverTheFp16RangeIsAnError) {
         sq::quantize_layer(*dev.be, l.w.data(), l.rows, l.cols, l.h.data(), options("gptq", 4, 128), sq::null_logger());
       },
       SQ_ERR_NUMERIC, {"fp16 maximum 65504", "fp32"});
+}
+
+TEST(GptqDeviceSweep, NonFiniteWeightInALutGroupIsAnError) {
+  // The layer API refuses non-finite inputs, but error feedback can overflow within the sweep: a group the
+  // device fits then holds inf, and the sweep reports it instead of returning NaN levels.
+  const int64_t rows = 8, cols = 256;
+  std::vector<float> w(size_t(rows * cols), 0.5f), u(size_t(cols * cols), 0.0f);
+  for (int64_t i = 0; i < cols; ++i) u[size_t(i * cols + i)] = 1.0f;
+  w[size_t(3 * cols + 200)] = INFINITY;  // row 3, group 1
+  const sq::GroupSchedule schedule = sq::make_group_schedule(cols, 128, false, {});
+  ASSERT_TRUE(schedule.fit_during_sweep);
+  sq::QuantizedLayer params;
+  params.lut.assign(size_t(schedule.n_groups * rows * 16), 0.0f);
+  std::vector<uint8_t> codes(size_t(rows * cols));
+  sq::DeviceSweepGrid grid;
+  grid.fit = sq::DeviceGroupFit::LutKMeans;
+  HostDevice dev;
+  sqtest::expect_error(
+      [&] {
+        sq::gptq_sweep_on_device(*dev.be->device(), w.data(), rows, cols, u.data(), schedule, grid, params,
+                                 codes.data(), 128);
+      },
+      SQ_ERR_NUMERIC, {"row 3, group 1", "non-finite"});
+  EXPECT_EQ(dev.stats.live_bytes, 0u);
 }

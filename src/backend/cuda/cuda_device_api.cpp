@@ -12,6 +12,7 @@
 #include "backend/offload/offload_backend.hpp"
 #include "cuda/causal_softmax.cuh"
 #include "cuda/gptq_affine.cuh"
+#include "cuda/gptq_lut.cuh"
 #include "cuda/rms_norm.cuh"
 #include "cuda/rope.cuh"
 #include "cuda/row_bias.cuh"
@@ -193,6 +194,20 @@ class CudaDeviceApi final : public DeviceApi {
     check_cuda(cuda::launch_gptq_affine_block(w, rows, cols, u, i1, i2, scales, zeros, group_of, bits, codes, err,
                                               ld_err, stream_),
                "gptq_affine_block kernel");
+  }
+  void lut_kmeans_fit(const float* w, int64_t ld, int64_t rows, int64_t width, const float* importance, int levels,
+                      float* lut, void* workspace, int64_t workspace_rows) override {
+    select();
+    check_cuda(cuda::launch_lut_kmeans_fit(w, ld, rows, width, importance, levels, lut, workspace, workspace_rows,
+                                           stream_),
+               "lut_kmeans_fit kernel");
+  }
+  void gptq_lut_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2, const float* lut,
+                      const int32_t* group_of, int levels, uint8_t* codes, float* err, int64_t ld_err) override {
+    select();
+    check_cuda(cuda::launch_gptq_lut_block(w, rows, cols, u, i1, i2, lut, group_of, levels, codes, err, ld_err,
+                                           stream_),
+               "gptq_lut_block kernel");
   }
 
  private:
