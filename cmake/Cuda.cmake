@@ -30,8 +30,12 @@ function(sq_add_cuda_sources target)
     ${PROJECT_SOURCE_DIR}/src/backend/cuda/*.cpp ${PROJECT_SOURCE_DIR}/kernels/cuda/*.cu)
   target_sources(${target} PRIVATE ${cuda_sources})
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/kernels)
-  # Kernels that run kernels/portable code must round as the host does: no fused multiply-add contraction.
-  set_source_files_properties(${PROJECT_SOURCE_DIR}/kernels/cuda/lut_kmeans.cu PROPERTIES COMPILE_OPTIONS "--fmad=false")
+  # The quantizers' kernels must round as the host does (the CPU build never contracts a * b + c into a fused
+  # multiply-add: no -march, no FMA), or near-ties would round differently: no contraction in these files.
+  foreach(exact_kernel gptq_affine gptq_lut gptq_gaussian loss_aware_affine lut_kmeans)
+    set_source_files_properties(${PROJECT_SOURCE_DIR}/kernels/cuda/${exact_kernel}.cu
+      PROPERTIES COMPILE_OPTIONS "--fmad=false")
+  endforeach()
   target_compile_definitions(${target} PUBLIC SQ_HAVE_CUDA=1)
   # Static runtime: the .so carries no libcudart dependency; cuBLAS/cuSOLVER load from the toolkit.
   target_link_libraries(${target} PUBLIC CUDA::cudart_static CUDA::cublas CUDA::cusolver)

@@ -10,7 +10,8 @@ constexpr int kSweepWarpsPerBlock = 8;
 // One warp per row; lane l holds block columns l, l + 32, ... in registers (kSlots of them). Column c's value
 // is broadcast from its lane, rounded by `grid.round(group, row, x, &code)`, and its error pushed onto the
 // later columns of the block, exactly as round_column_rows in solver_gptq.cpp (products rounded before the
-// subtraction: no fused multiply-add, so near-ties round as on the CPU).
+// subtraction: no fused multiply-add, so near-ties round as on the CPU; the files that instantiate this are
+// compiled with --fmad=false, so the grids' own value computations are not fused with `x - value` either).
 template <int kSlots, typename Grid>
 __global__ void gptq_block_kernel(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int width,
                                   Grid grid, const int32_t* group_of, uint8_t* codes, float* err, int64_t ld_err) {

@@ -110,6 +110,19 @@ class DeviceApi {
   virtual void gptq_lut_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
                               const float* lut, const int32_t* group_of, int levels, uint8_t* codes, float* err,
                               int64_t ld_err) = 0;
+
+  // ---- the GPTQ sweep with the HIGGS scalar Gaussian grid (on the Hadamard-rotated layer) ----
+  // HiggsScalarGrid's fit (quant/grid_gaussian.hpp): scales[r] = the RMS of row r over columns [0, width) of
+  // w (rms_of, kernels/portable/gaussian_scalar.hpp), rounded to fp16 when f16_scales (inf above its range,
+  // for the caller to report; 2^-24 for a positive scale that would round to 0).
+  virtual void rms_scale_fit(const float* w, int64_t ld, int64_t rows, int64_t width, bool f16_scales,
+                             float* scales) = 0;
+  // gptq_affine_block with that grid: with s = scales[group_of[i] * rows + r], column i of row r gets the code
+  // scalar_grid_code(mid, n - 1, s > 0 ? w / s : 0) and the value s * points[code]. points (n ascending
+  // levels) and mid (their n - 1 midpoints) are device memory.
+  virtual void gptq_gaussian_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
+                                   const float* scales, const int32_t* group_of, const float* points,
+                                   const float* mid, int n, uint8_t* codes, float* err, int64_t ld_err) = 0;
 };
 
 }  // namespace sq

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 
+#include "portable/gaussian_scalar.hpp"
 #include "quant/hadamard.hpp"
 #include "quant/parallel_rows.hpp"
 #include "util/error.hpp"
@@ -40,16 +41,10 @@ void dequantize_row(const HiggsLayer& q, const GaussianGrid& grid, const float* 
                          HadamardScale::Orthonormal, 1);
 }
 
-// Boundaries between consecutive ascending levels of a p = 1 grid.
-std::vector<float> midpoints(const GaussianGrid& grid) {
-  std::vector<float> mid(static_cast<size_t>(grid.n - 1));
-  for (int c = 0; c + 1 < grid.n; ++c) mid[size_t(c)] = 0.5f * (grid.points[c] + grid.points[c + 1]);
-  return mid;
-}
 
 // The code is the number of boundaries below x (ties at a boundary go to the lower level).
 inline uint8_t nearest_scalar(const std::vector<float>& mid, float x) {
-  return uint8_t(std::lower_bound(mid.begin(), mid.end(), x) - mid.begin());
+  return uint8_t(scalar_grid_code(mid.data(), int(mid.size()), x));
 }
 
 // Nearest point of a p = 2 grid: maximize 2<x, g> - ||g||^2 (= ||x||^2 - ||x - g||^2).
@@ -124,6 +119,12 @@ class PairNearest {
 };
 
 }  // namespace
+
+std::vector<float> midpoints(const GaussianGrid& grid) {
+  std::vector<float> mid(static_cast<size_t>(grid.n - 1));
+  for (int c = 0; c + 1 < grid.n; ++c) mid[size_t(c)] = 0.5f * (grid.points[c] + grid.points[c + 1]);
+  return mid;
+}
 
 void gaussian_grid_nearest(const GaussianGrid& grid, const float* x, int64_t count, uint8_t* codes) {
   if (grid.p == 1) {
@@ -273,9 +274,7 @@ std::unique_ptr<GroupGrid> HiggsScalarGrid::fit(const float* w, int64_t ld, int6
   if (ncols <= 0) throw_error(SQ_ERR_INVALID_ARGUMENT, "HIGGS scalar grid: group has ", ncols, " columns");
   std::vector<float> scales(static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r) {
-    double ss = 0;
-    for (int64_t j = 0; j < ncols; ++j) ss += double(w[r * ld + j]) * w[r * ld + j];
-    scales[size_t(r)] = stored_scale(float(std::sqrt(ss / double(ncols))), storage_);
+    scales[size_t(r)] = stored_scale(rms_of(w + r * ld, ncols), storage_);
   }
   return std::make_unique<HiggsScalarGroup>(*grid_, std::move(scales));
 }

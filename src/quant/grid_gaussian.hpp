@@ -55,6 +55,10 @@ HiggsLayer higgs_quantize(const float* w, int64_t rows, int64_t cols, int64_t ld
 // Rebuild the original-basis weights [rows, cols] from codes, scales and options alone.
 std::vector<float> higgs_dequantize(const HiggsLayer& q);
 
+// Boundaries between consecutive ascending levels of a p = 1 grid (n - 1 of them): the code of x is the
+// number of boundaries below it (scalar_grid_code, kernels/portable/gaussian_scalar.hpp).
+std::vector<float> midpoints(const GaussianGrid& grid);
+
 // Nearest grid point of each of `count` p-vectors in x (x[i * p + k]); ties go to the lower index.
 // p = 1: binary search over the midpoints; p = 2: exhaustive over the n points.
 void gaussian_grid_nearest(const GaussianGrid& grid, const float* x, int64_t count, uint8_t* codes);

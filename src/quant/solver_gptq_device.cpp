@@ -7,6 +7,7 @@
 #include "backend/device_api.hpp"
 #include "backend/offload/device_memory.hpp"
 #include "portable/kmeans_exact_row.hpp"
+#include "quant/grid_gaussian.hpp"
 #include "util/error.hpp"
 
 namespace sq {
@@ -14,12 +15,16 @@ namespace {
 
 constexpr size_t kF = sizeof(float);
 
-int64_t param_floats_per_row(const DeviceSweepGrid& grid) { return grid.lut() ? int64_t(1) << grid.bits : 2; }
+int64_t param_floats_per_row(const DeviceSweepGrid& grid) {
+  if (grid.lut()) return int64_t(1) << grid.bits;  // the levels
+  return grid.fit == DeviceGroupFit::GaussianRms ? 1 : 2;  // a scale, or a scale and a zero point
+}
 
 // Whether the device fits groups of this width during the sweep as the CPU grid does.
 bool device_fits_groups(const DeviceSweepGrid& grid, int64_t width) {
   switch (grid.fit) {
-    case DeviceGroupFit::MinMax: return true;
+    case DeviceGroupFit::MinMax:
+    case DeviceGroupFit::GaussianRms: return true;
     // Only the CPU's direct-sum regime (width < 32 << bits), up to the kernel's row limit.
     case DeviceGroupFit::LossAware:
       return width <= DeviceApi::kMaxLossAwareWidth && width < (int64_t(32) << grid.bits);
@@ -40,7 +45,7 @@ uint64_t resident_bytes(const DeviceSweepGrid& grid, int64_t rows, int64_t cols,
   const auto r = [](uint64_t b) { return DeviceMemory::rounded(b); };
   return r(uint64_t(rows) * cols * kF) + r(uint64_t(cols) * cols * kF) + r(uint64_t(rows) * cols) +
          r(uint64_t(rows) * block_size * kF) + r(uint64_t(n_groups) * rows * param_floats_per_row(grid) * kF) +
-         2 * r(uint64_t(cols) * 4);
+         2 * r(uint64_t(cols) * 4) + 2 * r(256 * kF);
 }
 
 // Rows per LUT fit launch, once the resident buffers are allocated: all of them when half of what is left
@@ -54,7 +59,7 @@ int64_t lut_workspace_rows(uint64_t available, int64_t per_row, int64_t rows) {
 void check_fp16_scales(const std::vector<float>& scales, int64_t rows) {
   for (size_t i = 0; i < scales.size(); ++i)
     if (!(scales[i] <= 65504.0f))
-      throw_error(SQ_ERR_NUMERIC, "affine grid scale of row ", int64_t(i) % rows, ", group ", int64_t(i) / rows,
+      throw_error(SQ_ERR_NUMERIC, "grid scale of row ", int64_t(i) % rows, ", group ", int64_t(i) / rows,
                   " exceeds the fp16 maximum 65504 (weights too large for an fp16 checkpoint); use scale_dtype "
                   "\"fp32\"");
 }
@@ -80,6 +85,9 @@ bool device_sweep_grid(const MethodPlan& plan, const QuantizeOptions& opts, cons
     case GridChoice::LossAwareAffine: g.fit = DeviceGroupFit::LossAware; break;
     case GridChoice::LutKMeans: g.fit = DeviceGroupFit::LutKMeans; break;
     case GridChoice::Gaussian:
+      if (plan.grid_dim != 1) return false;  // pairs of columns do not fit a column-at-a-time sweep
+      g.fit = DeviceGroupFit::GaussianRms;
+      break;
     case GridChoice::ColumnKMeans: return false;
   }
   g.bits = opts.bits;
@@ -126,6 +134,17 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
   const int64_t per_row = lut_scratch_per_row(grid, schedule);
   const int64_t ws_rows = lut_workspace_rows(mem.available(), per_row, rows);
   DeviceBuffer dscratch(mem, size_t(ws_rows * per_row), "the LUT k-means scratch");
+  // The Gaussian grid's levels and their midpoints, computed on the host as HiggsScalarGrid does.
+  const bool gaussian = grid.fit == DeviceGroupFit::GaussianRms;
+  const int n_points = 1 << grid.bits;
+  DeviceBuffer dpoints(mem, gaussian ? size_t(n_points) * kF : 0, "the Gaussian grid levels");
+  DeviceBuffer dmid(mem, gaussian ? size_t(n_points - 1) * kF : 0, "the Gaussian grid midpoints");
+  if (gaussian) {
+    const GaussianGrid& levels_1d = gaussian_grid(1, n_points);
+    const std::vector<float> mid = midpoints(levels_1d);
+    d.upload(dpoints.get(), size_t(n_points) * kF, levels_1d.points, size_t(n_points) * kF, size_t(n_points) * kF, 1);
+    d.upload(dmid.get(), mid.size() * kF, mid.data(), mid.size() * kF, mid.size() * kF, 1);
+  }
   if (weighted_fit) d.upload(dimp.get(), row_bytes, grid.importance, row_bytes, row_bytes, 1);
   d.upload(dw.get(), row_bytes, w, row_bytes, row_bytes, size_t(rows));
   d.upload(du.get(), row_bytes, u, row_bytes, row_bytes, size_t(cols));
@@ -139,7 +158,7 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
              grid_bytes * size_t(levels), 1);
   } else if (!fit_here) {
     d.upload(dscales, grid_bytes, params.scales.data(), grid_bytes, grid_bytes, 1);
-    d.upload(dzeros, grid_bytes, params.zeros.data(), grid_bytes, grid_bytes, 1);
+    if (!gaussian) d.upload(dzeros, grid_bytes, params.zeros.data(), grid_bytes, grid_bytes, 1);
   }
   const float* dimportance = weighted_fit ? dimp.f32() : nullptr;
   float* dwf = dw.f32();
@@ -156,6 +175,8 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
         if (grid.fit == DeviceGroupFit::LutKMeans)
           d.lut_kmeans_fit(dwf + c0, cols, rows, width, imp, int(levels), dparams.f32() + g * rows * levels,
                            dscratch.get(), ws_rows);
+        else if (gaussian)
+          d.rms_scale_fit(dwf + c0, cols, rows, width, f16, dscales + g * rows);
         else if (grid.fit == DeviceGroupFit::LossAware)
           d.loss_aware_affine_fit(dwf + c0, cols, rows, width, imp, grid.bits, grid.sym,
                                   grid.loss_aware.shrink_steps, grid.loss_aware.min_factor, f16,
@@ -168,6 +189,9 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
     if (grid.lut())
       d.gptq_lut_block(dwf, rows, cols, du.f32(), i1, i2, dparams.f32(), group_of, int(levels), dcode, derr.f32(),
                        block_size);
+    else if (gaussian)
+      d.gptq_gaussian_block(dwf, rows, cols, du.f32(), i1, i2, dscales, group_of, dpoints.f32(), dmid.f32(), n_points,
+                            dcode, derr.f32(), block_size);
     else
       d.gptq_affine_block(dwf, rows, cols, du.f32(), i1, i2, dscales, dzeros, group_of, grid.bits, dcode, derr.f32(),
                           block_size);
@@ -185,7 +209,7 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
     return;
   }
   d.download(params.scales.data(), grid_bytes, dscales, grid_bytes, grid_bytes, 1);
-  d.download(params.zeros.data(), grid_bytes, dzeros, grid_bytes, grid_bytes, 1);
+  if (!gaussian) d.download(params.zeros.data(), grid_bytes, dzeros, grid_bytes, grid_bytes, 1);
   if (grid.storage == ScaleStorage::F16) check_fp16_scales(params.scales, rows);
 }
 

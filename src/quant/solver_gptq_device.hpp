@@ -1,5 +1,5 @@
 // The GPTQ sweep resident on a device backend's device, for the per-row grids the device can fit and round:
-// affine (min-max and LeanQuant loss-aware) and LeanQuant's lookup tables. The working weights and U are
+// affine (min-max and LeanQuant loss-aware), LeanQuant's lookup tables and HIGGS's scalar Gaussian grid. The working weights and U are
 // uploaded once; the group fits, the per-block column sweep and the trailing update run there; the
 // dequantized weights, codes and grid parameters come back once. Same results as gptq_sweep (solver_gptq.hpp)
 // with the same grids: with the host-pointer backend alone, every 128-column block would move the whole
@@ -22,6 +22,7 @@ enum class DeviceGroupFit {
   MinMax,     // affine, grid_minmax_affine.hpp
   LossAware,  // affine, grid_loss_aware_affine.hpp (direct-sum regime only)
   LutKMeans,  // lookup table, grid_lut_kmeans.hpp (rows where the CPU k-means is exact)
+  GaussianRms,  // HIGGS scalar Gaussian grid, per-row RMS scale (HiggsScalarGrid, grid_gaussian.hpp)
 };
 
 struct DeviceSweepGrid {
@@ -34,8 +35,7 @@ struct DeviceSweepGrid {
   bool lut() const { return fit == DeviceGroupFit::LutKMeans; }
 };
 
-// The device form of a GPTQ layer's grid, or false for grids only the host sweep has (Gaussian, CLAQ's
-// column k-means).
+// The device form of a GPTQ layer's grid, or false for grids only the host sweep has (CLAQ's column k-means).
 bool device_sweep_grid(const MethodPlan& plan, const QuantizeOptions& opts, const float* importance,
                        DeviceSweepGrid* grid);
 
@@ -46,7 +46,8 @@ bool gptq_sweep_fits_device(Backend& be, const DeviceSweepGrid& grid, int64_t ro
                             const GroupSchedule& schedule, int64_t block_size);
 
 // w: rows x cols working order (overwritten with the dequantized values); u: cols x cols upper factor;
-// params: the layer's scales/zeros (affine, [g * rows + r]) or lut (LUT, [(g * rows + r) * 2^bits + c]),
+// params: the layer's scales/zeros (affine, [g * rows + r]), scales (Gaussian) or lut (LUT,
+// [(g * rows + r) * 2^bits + c]),
 // sized for schedule.n_groups groups: outputs for the groups fitted during the sweep, inputs otherwise;
 // codes: rows x cols. Throws SQ_ERR_NUMERIC when a scale exceeds the fp16 range (F16 storage) or a LUT
 // row holds a non-finite weight.

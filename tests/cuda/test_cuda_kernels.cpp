@@ -17,6 +17,7 @@
 #include "device_block_parity.hpp"
 #include "host_device_api.hpp"
 #include "portable/kmeans_exact_row.hpp"
+#include "quant/grid_gaussian.hpp"
 #include "tiny_model.hpp"
 
 namespace {
@@ -249,6 +250,42 @@ TEST(CudaKernels, GptqLutBlockMatchesCpu) {
     }
 }
 
+TEST(CudaKernels, RmsScaleFitAndGaussianBlockMatchCpu) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t rows = 500, cols = 300, groups = 3;
+  const auto w = sqtest::random_matrix(size_t(rows * cols), 26);
+  for (int64_t width : {int64_t(64), int64_t(128), cols})
+    for (bool f16 : {false, true}) {
+      const Buffers b{w, std::vector<float>(size_t(rows))};
+      EXPECT_EQ(kernel_error(*d, b, 1, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                  a.rms_scale_fit(p[0], cols, rows, width, f16, p[1]);
+                }), 0.0) << "width " << width << " f16 " << f16;
+    }
+  auto u = sqtest::random_matrix(size_t(cols * cols), 27);
+  for (float& x : u) x *= 0.05f;
+  for (int64_t i = 0; i < cols; ++i) u[size_t(i * cols + i)] = 1.0f + 0.1f * float(i % 7);
+  auto scales = sqtest::random_matrix(size_t(groups * rows), 28);
+  for (float& s : scales) s = 0.3f + 0.1f * std::fabs(s);
+  scales[7] = 0.0f;  // an all-zero row's scale: its values round to the level nearest 0
+  const sq::GaussianGrid& grid = sq::gaussian_grid(1, 16);
+  const std::vector<float> points(grid.points, grid.points + grid.n), mid = sq::midpoints(grid);
+  std::vector<float> group_of_bits(static_cast<size_t>(cols));
+  for (int64_t i = 0; i < cols; ++i) {
+    const int32_t g = int32_t(i / 128);
+    std::memcpy(&group_of_bits[size_t(i)], &g, sizeof g);  // int32 map carried in a float buffer
+  }
+  for (auto [i1, i2] : {std::pair<int64_t, int64_t>{0, 128}, {256, 300}})
+    for (size_t result : {size_t(0), size_t(4), size_t(5)}) {  // w, err, then the codes (bytes compared as floats)
+      const Buffers b{w, u, scales, group_of_bits, std::vector<float>(size_t(rows * 128)),
+                      std::vector<float>(size_t(rows * cols / 4 + 1), 0.0f), points, mid};
+      EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                  a.gptq_gaussian_block(p[0], rows, cols, p[1], i1, i2, p[2], reinterpret_cast<int32_t*>(p[3]), p[6],
+                                        p[7], grid.n, reinterpret_cast<uint8_t*>(p[5]), p[4], 128);
+                }), 0.0) << "block [" << i1 << ", " << i2 << ") buffer " << result;
+    }
+}
+
 TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
   auto be = sqtest::gpu();
   REQUIRE_GPU(be);
@@ -263,4 +300,11 @@ TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
       EXPECT_LE(p.code_mismatch, 0.01) << method << " static " << static_groups;
       EXPECT_NEAR(p.objective, p.objective_ref, 0.01 * p.objective_ref) << method << " static " << static_groups;
     }
+  sq::QuantizeOptions higgs;  // the sweep on the Hadamard-rotated layer
+  higgs.method = "higgs-gptq";
+  higgs.bits = 4;
+  higgs.group_size = 128;
+  const sqtest::LayerParity p = sqtest::layer_parity(*be, higgs, 512, 2048, 18);
+  EXPECT_LE(p.code_mismatch, 0.01);
+  EXPECT_NEAR(p.objective, p.objective_ref, 0.01 * p.objective_ref);
 }

@@ -19,11 +19,13 @@
 #include "backend/device_api.hpp"
 #include "backend/offload/offload_backend.hpp"
 #include "model/ops.hpp"
+#include "portable/gaussian_scalar.hpp"
 #include "portable/kmeans_exact_row.hpp"
 #include "portable/nearest_level.hpp"
 #include "quant/grid_loss_aware_affine.hpp"
 #include "quant/grid_minmax_affine.hpp"
 #include "quant/quantized_layer.hpp"
+#include "util/half.hpp"
 
 namespace sq::test {
 
@@ -35,6 +37,7 @@ struct HostDeviceStats {
   size_t loss_aware_fits = 0;  // loss_aware_affine_fit calls
   size_t lut_fits = 0;         // lut_kmeans_fit calls
   size_t lut_launches = 0;     // ... and the workspace-sized batches of rows they ran in
+  size_t gaussian_fits = 0;    // rms_scale_fit calls
   bool tf32_now = false;   // the host keeps computing in fp32; the tests check when TF32 is asked for
   size_t tf32_scopes = 0;
   size_t sweeps_under_tf32 = 0;  // the quantizers' own arithmetic must stay fp32
@@ -194,6 +197,28 @@ class HostDeviceApi final : public DeviceApi {
       const float* row = lut + (g * rows + r) * levels;
       *code = nearest_level(row, levels, x);
       return row[*code];
+    });
+  }
+  void rms_scale_fit(const float* w, int64_t ld, int64_t rows, int64_t width, bool f16_scales,
+                     float* scales) override {
+    ++s_.gaussian_fits;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float rms = rms_of(w + r * ld, width);
+      float stored = rms;
+      if (f16_scales) {  // as the kernel: an overflow becomes inf for the caller to report, not an exception here
+        stored = half_to_float(float_to_half(rms));
+        if (stored == 0.0f && rms > 0.0f) stored = half_to_float(uint16_t(1));
+      }
+      scales[r] = stored;
+    }
+  }
+  void gptq_gaussian_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
+                           const float* scales, const int32_t* group_of, const float* points, const float* mid, int n,
+                           uint8_t* codes, float* err, int64_t ld_err) override {
+    sweep_block(w, rows, cols, u, i1, i2, group_of, codes, err, ld_err, [&](int64_t g, int64_t r, float x, int* code) {
+      const float s = scales[g * rows + r];
+      *code = scalar_grid_code(mid, n - 1, s > 0 ? x / s : 0.0f);
+      return s * points[*code];
     });
   }
 

@@ -44,7 +44,7 @@ sq::QuantizeOptions options(const std::string& method, int bits, int64_t group) 
 
 // What the stand-in device ran for one layer.
 struct DeviceRun {
-  size_t blocks = 0, loss_aware_fits = 0, lut_fits = 0, lut_launches = 0;
+  size_t blocks = 0, loss_aware_fits = 0, lut_fits = 0, lut_launches = 0, gaussian_fits = 0;
 };
 
 // Quantizes on the CPU and on the stand-in device, expects the same layer, and says what ran on the device.
@@ -62,7 +62,8 @@ DeviceRun same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1
   EXPECT_EQ(out.g_idx, ref.g_idx);
   EXPECT_EQ(out.objective, ref.objective);
   EXPECT_EQ(dev.stats.live_bytes, 0u);
-  return DeviceRun{dev.stats.sweep_blocks, dev.stats.loss_aware_fits, dev.stats.lut_fits, dev.stats.lut_launches};
+  return DeviceRun{dev.stats.sweep_blocks, dev.stats.loss_aware_fits, dev.stats.lut_fits, dev.stats.lut_launches,
+                   dev.stats.gaussian_fits};
 }
 
 size_t expect_same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1) << 30) {
@@ -147,6 +148,24 @@ TEST(GptqDeviceSweep, LutGroupsFittedBeforeTheSweepAreUploaded) {
   run = same_as_cpu(st);
   EXPECT_EQ(run.blocks, 3u);
   EXPECT_EQ(run.lut_fits, 0u);
+}
+
+TEST(GptqDeviceSweep, HiggsGaussianGroupsFittedOnTheDevice) {
+  // higgs-gptq: the sweep on the Hadamard-rotated layer (320 columns padded to 384 for h = 128).
+  auto o = options("higgs-gptq", 4, -1);
+  o.hadamard_size = 128;
+  DeviceRun run = same_as_cpu(o);
+  EXPECT_EQ(run.blocks, 3u);
+  EXPECT_EQ(run.gaussian_fits, 3u);  // one scale per row and Hadamard block
+  o.group_size = 64;
+  o.bits = 3;
+  o.random_signs = true;
+  o.scale_storage = sq::ScaleStorage::F32;
+  run = same_as_cpu(o);
+  EXPECT_EQ(run.gaussian_fits, 6u);
+  o.bits = 2;
+  o.block_size = 40;  // groups that start inside a sweep block
+  EXPECT_EQ(same_as_cpu(o).blocks, 10u);
 }
 
 TEST(GptqDeviceSweep, OtherGridsAndTightBudgetsSweepOnTheHost) {

@@ -12,6 +12,7 @@
 #include "backend/offload/offload_backend.hpp"
 #include "cuda/causal_softmax.cuh"
 #include "cuda/gptq_affine.cuh"
+#include "cuda/gptq_gaussian.cuh"
 #include "cuda/gptq_lut.cuh"
 #include "cuda/rms_norm.cuh"
 #include "cuda/rope.cuh"
@@ -208,6 +209,19 @@ class CudaDeviceApi final : public DeviceApi {
     check_cuda(cuda::launch_gptq_lut_block(w, rows, cols, u, i1, i2, lut, group_of, levels, codes, err, ld_err,
                                            stream_),
                "gptq_lut_block kernel");
+  }
+  void rms_scale_fit(const float* w, int64_t ld, int64_t rows, int64_t width, bool f16_scales,
+                     float* scales) override {
+    select();
+    check_cuda(cuda::launch_rms_scale_fit(w, ld, rows, width, f16_scales, scales, stream_), "rms_scale_fit kernel");
+  }
+  void gptq_gaussian_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
+                           const float* scales, const int32_t* group_of, const float* points, const float* mid, int n,
+                           uint8_t* codes, float* err, int64_t ld_err) override {
+    select();
+    check_cuda(cuda::launch_gptq_gaussian_block(w, rows, cols, u, i1, i2, scales, group_of, points, mid, n, codes,
+                                                err, ld_err, stream_),
+               "gptq_gaussian_block kernel");
   }
 
  private:
