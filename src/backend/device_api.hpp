@@ -123,6 +123,18 @@ class DeviceApi {
   virtual void gptq_gaussian_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
                                    const float* scales, const int32_t* group_of, const float* points,
                                    const float* mid, int n, uint8_t* codes, float* err, int64_t ld_err) = 0;
+
+  // ---- HIGGS's Hadamard rotation (quant/hadamard.hpp, orthonormal scaling) ----
+  // Every row of w [rows, cols] (leading dimension ld): row <- R row, or R^T row when `inverse`, with
+  // R = blockdiag(H_block diag(d_b) / sqrt(block)); block a power of two <= kMaxHadamardBlock dividing cols;
+  // signs: cols device floats (+-1) or null. The same bits as hadamard_rotate_rows (kernels/portable/fwht.hpp).
+  virtual void hadamard_rotate_rows(float* w, int64_t rows, int64_t cols, int64_t ld, int64_t block,
+                                    const float* signs, bool inverse) = 0;
+  static constexpr int64_t kMaxHadamardBlock = 8192;
+  // In place on a dense n x n matrix: a <- a^T (transpose_square), a[i][j] = a[j][i] = (a[i][j] + a[j][i]) / 2
+  // (symmetrize_average).
+  virtual void transpose_square(float* a, int64_t n) = 0;
+  virtual void symmetrize_average(float* a, int64_t n) = 0;
 };
 
 }  // namespace sq

@@ -5,6 +5,7 @@
 
 #include "quant/grid_gaussian.hpp"
 #include "quant/hadamard.hpp"
+#include "quant/hadamard_device.hpp"
 #include "quant/higgs_layer.hpp"
 #include "quant/layer_quantizer.hpp"
 #include "quant/scale_storage.hpp"
@@ -55,10 +56,13 @@ QuantizedLayer quantize_rotated_sweep(Backend& backend, const float* w, int64_t 
   // Padding columns are zero in W and in H (inputs that never fire); the rotation mixes them in.
   std::vector<float> wr(size_t(rows * padded), 0.0f);
   for (int64_t r = 0; r < rows; ++r) std::copy(w + r * cols, w + (r + 1) * cols, wr.begin() + r * padded);
-  hadamard_rotate_rows(wr.data(), rows, padded, padded, hs, sp, HadamardScale::Orthonormal, backend.threads());
+  // On a device backend the rotations run there when the budget holds the matrix (same bits either way).
+  if (!hadamard_rotate_rows_on_device(backend, wr.data(), rows, padded, hs, sp))
+    hadamard_rotate_rows(wr.data(), rows, padded, padded, hs, sp, HadamardScale::Orthonormal, backend.threads());
   std::vector<float> hr(size_t(padded * padded), 0.0f);
   for (int64_t i = 0; i < cols; ++i) std::copy(h + i * cols, h + (i + 1) * cols, hr.begin() + i * padded);
-  hadamard_rotate_hessian(hr.data(), padded, hs, sp, backend.threads());
+  if (!hadamard_rotate_hessian_on_device(backend, hr.data(), padded, hs, sp))
+    hadamard_rotate_hessian(hr.data(), padded, hs, sp, backend.threads());
 
   QuantizeOptions inner = opts;
   inner.group_size = higgs_group_size(opts);

@@ -18,6 +18,7 @@
 #include "host_device_api.hpp"
 #include "portable/kmeans_exact_row.hpp"
 #include "quant/grid_gaussian.hpp"
+#include "quant/hadamard.hpp"
 #include "tiny_model.hpp"
 
 namespace {
@@ -284,6 +285,29 @@ TEST(CudaKernels, RmsScaleFitAndGaussianBlockMatchCpu) {
                                         p[7], grid.n, reinterpret_cast<uint8_t*>(p[5]), p[4], 128);
                 }), 0.0) << "block [" << i1 << ", " << i2 << ") buffer " << result;
     }
+}
+
+TEST(CudaKernels, HadamardRotationAndMirrorsMatchCpuBitForBit) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t rows = 33, cols = 16384;
+  const auto w = sqtest::random_matrix(size_t(rows * cols), 29);
+  const std::vector<float> signs = sq::hadamard_signs(cols, 5);
+  for (int64_t block : {int64_t(1), int64_t(2), int64_t(64), int64_t(512), int64_t(4096), int64_t(8192)})
+    for (bool with_signs : {false, true})
+      for (bool inverse : {false, true}) {
+        const Buffers b{w, signs};
+        EXPECT_EQ(kernel_error(*d, b, 0, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                    a.hadamard_rotate_rows(p[0], rows, cols, cols, block, with_signs ? p[1] : nullptr, inverse);
+                  }), 0.0) << "block " << block << " signs " << with_signs << " inverse " << inverse;
+      }
+  for (int64_t n : {int64_t(1), int64_t(31), int64_t(300)}) {
+    const Buffers b{sqtest::random_matrix(size_t(n * n), 30)};
+    EXPECT_EQ(kernel_error(*d, b, 0, [&](sq::DeviceApi& a, const std::vector<float*>& p) { a.transpose_square(p[0], n); }),
+              0.0) << "transpose n " << n;
+    EXPECT_EQ(kernel_error(*d, b, 0, [&](sq::DeviceApi& a, const std::vector<float*>& p) { a.symmetrize_average(p[0], n); }),
+              0.0) << "symmetrize n " << n;
+  }
 }
 
 TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {

@@ -23,6 +23,7 @@
 #include "portable/kmeans_exact_row.hpp"
 #include "portable/nearest_level.hpp"
 #include "quant/grid_loss_aware_affine.hpp"
+#include "quant/hadamard.hpp"
 #include "quant/grid_minmax_affine.hpp"
 #include "quant/quantized_layer.hpp"
 #include "util/half.hpp"
@@ -38,6 +39,7 @@ struct HostDeviceStats {
   size_t lut_fits = 0;         // lut_kmeans_fit calls
   size_t lut_launches = 0;     // ... and the workspace-sized batches of rows they ran in
   size_t gaussian_fits = 0;    // rms_scale_fit calls
+  size_t hadamard_rotations = 0;  // hadamard_rotate_rows calls
   bool tf32_now = false;   // the host keeps computing in fp32; the tests check when TF32 is asked for
   size_t tf32_scopes = 0;
   size_t sweeps_under_tf32 = 0;  // the quantizers' own arithmetic must stay fp32
@@ -220,6 +222,22 @@ class HostDeviceApi final : public DeviceApi {
       *code = scalar_grid_code(mid, n - 1, s > 0 ? x / s : 0.0f);
       return s * points[*code];
     });
+  }
+  void hadamard_rotate_rows(float* w, int64_t rows, int64_t cols, int64_t ld, int64_t block, const float* signs,
+                            bool inverse) override {
+    ++s_.hadamard_rotations;
+    if (inverse)
+      sq::hadamard_unrotate_rows(w, rows, cols, ld, block, signs, HadamardScale::Orthonormal, 1);
+    else
+      sq::hadamard_rotate_rows(w, rows, cols, ld, block, signs, HadamardScale::Orthonormal, 1);
+  }
+  void transpose_square(float* a, int64_t n) override {
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = i + 1; j < n; ++j) std::swap(a[i * n + j], a[j * n + i]);
+  }
+  void symmetrize_average(float* a, int64_t n) override {
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = i + 1; j < n; ++j) a[i * n + j] = a[j * n + i] = (a[i * n + j] + a[j * n + i]) / 2.0f;
   }
 
  private:

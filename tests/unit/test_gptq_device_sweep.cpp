@@ -44,7 +44,7 @@ sq::QuantizeOptions options(const std::string& method, int bits, int64_t group) 
 
 // What the stand-in device ran for one layer.
 struct DeviceRun {
-  size_t blocks = 0, loss_aware_fits = 0, lut_fits = 0, lut_launches = 0, gaussian_fits = 0;
+  size_t blocks = 0, loss_aware_fits = 0, lut_fits = 0, lut_launches = 0, gaussian_fits = 0, rotations = 0;
 };
 
 // Quantizes on the CPU and on the stand-in device, expects the same layer, and says what ran on the device.
@@ -62,8 +62,8 @@ DeviceRun same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1
   EXPECT_EQ(out.g_idx, ref.g_idx);
   EXPECT_EQ(out.objective, ref.objective);
   EXPECT_EQ(dev.stats.live_bytes, 0u);
-  return DeviceRun{dev.stats.sweep_blocks, dev.stats.loss_aware_fits, dev.stats.lut_fits, dev.stats.lut_launches,
-                   dev.stats.gaussian_fits};
+  return DeviceRun{dev.stats.sweep_blocks,  dev.stats.loss_aware_fits, dev.stats.lut_fits,
+                   dev.stats.lut_launches,  dev.stats.gaussian_fits,   dev.stats.hadamard_rotations};
 }
 
 size_t expect_same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1) << 30) {
@@ -157,6 +157,7 @@ TEST(GptqDeviceSweep, HiggsGaussianGroupsFittedOnTheDevice) {
   DeviceRun run = same_as_cpu(o);
   EXPECT_EQ(run.blocks, 3u);
   EXPECT_EQ(run.gaussian_fits, 3u);  // one scale per row and Hadamard block
+  EXPECT_EQ(run.rotations, 3u);      // W's rows, then H's rows twice
   o.group_size = 64;
   o.bits = 3;
   o.random_signs = true;

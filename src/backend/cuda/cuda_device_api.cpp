@@ -2,6 +2,7 @@
 // transposes. All work is issued on one non-blocking stream and copies synchronize it, so each call's
 // results are in place when it returns (the offload backend relies on that).
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include <cublas_v2.h>
@@ -14,6 +15,7 @@
 #include "cuda/gptq_affine.cuh"
 #include "cuda/gptq_gaussian.cuh"
 #include "cuda/gptq_lut.cuh"
+#include "cuda/hadamard.cuh"
 #include "cuda/rms_norm.cuh"
 #include "cuda/rope.cuh"
 #include "cuda/row_bias.cuh"
@@ -222,6 +224,22 @@ class CudaDeviceApi final : public DeviceApi {
     check_cuda(cuda::launch_gptq_gaussian_block(w, rows, cols, u, i1, i2, scales, group_of, points, mid, n, codes,
                                                 err, ld_err, stream_),
                "gptq_gaussian_block kernel");
+  }
+  void hadamard_rotate_rows(float* w, int64_t rows, int64_t cols, int64_t ld, int64_t block, const float* signs,
+                            bool inverse) override {
+    static_assert(cuda::kMaxHadamardBlock == kMaxHadamardBlock, "one limit for the Hadamard block");
+    select();
+    const float factor = float(1.0 / std::sqrt(double(block)));  // as quant/hadamard.cpp computes it
+    check_cuda(cuda::launch_hadamard_rotate_rows(w, rows, cols, ld, block, signs, inverse, factor, stream_),
+               "hadamard_rotate_rows kernel");
+  }
+  void transpose_square(float* a, int64_t n) override {
+    select();
+    check_cuda(cuda::launch_transpose_square(a, n, stream_), "transpose_square kernel");
+  }
+  void symmetrize_average(float* a, int64_t n) override {
+    select();
+    check_cuda(cuda::launch_symmetrize_average(a, n, stream_), "symmetrize_average kernel");
   }
 
  private:
