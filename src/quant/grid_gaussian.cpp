@@ -41,7 +41,6 @@ void dequantize_row(const HiggsLayer& q, const GaussianGrid& grid, const float* 
                          HadamardScale::Orthonormal, 1);
 }
 
-
 // The code is the number of boundaries below x (ties at a boundary go to the lower level).
 inline uint8_t nearest_scalar(const std::vector<float>& mid, float x) {
   return uint8_t(scalar_grid_code(mid.data(), int(mid.size()), x));

@@ -216,7 +216,7 @@ QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t 
 
     // Solve in working order; `work` becomes the dequantized weights.
     // On a device backend the sweep stays on the device for the grids it fits and rounds as the CPU does
-    // (affine and LUT; solver_gptq_device.hpp), when the budget holds the layer.
+    // (affine, LUT and Gaussian; solver_gptq_device.hpp), when the budget holds the layer.
     DeviceSweepGrid device_grid;
     const bool device_sweep = device_sweep_grid(plan, opts, imp_work, &device_grid) &&
                               gptq_sweep_fits_device(backend, device_grid, rows, cols, schedule, opts.block_size);

@@ -49,6 +49,24 @@ double kernel_error(sq::DeviceApi& gpu, const Buffers& bufs, size_t result, cons
   return sqtest::relative_error(run_kernel(gpu, bufs, result, op), run_kernel(host, bufs, result, op));
 }
 
+// A well-conditioned upper factor U for the sweep-block tests: small random entries, a varied diagonal.
+std::vector<float> sweep_factor(int64_t cols, uint32_t seed) {
+  auto u = sqtest::random_matrix(size_t(cols * cols), seed);
+  for (float& x : u) x *= 0.05f;
+  for (int64_t i = 0; i < cols; ++i) u[size_t(i * cols + i)] = 1.0f + 0.1f * float(i % 7);
+  return u;
+}
+
+// The column-to-group map (groups of 128) as int32 values carried in a float buffer.
+std::vector<float> group_map_bits(int64_t cols) {
+  std::vector<float> bits(static_cast<size_t>(cols));
+  for (int64_t i = 0; i < cols; ++i) {
+    const int32_t g = int32_t(i / 128);
+    std::memcpy(&bits[size_t(i)], &g, sizeof g);
+  }
+  return bits;
+}
+
 }  // namespace
 
 TEST(CudaKernels, RmsNormMatchesCpuOutOfPlaceAndInPlace) {
@@ -182,17 +200,11 @@ TEST(CudaKernels, GptqAffineBlockMatchesCpu) {
   auto d = sqtest::gpu_api();
   REQUIRE_GPU(d);
   const int64_t rows = 500, cols = 300, groups = 3;
-  auto u = sqtest::random_matrix(size_t(cols * cols), 15);
-  for (float& x : u) x *= 0.05f;
-  for (int64_t i = 0; i < cols; ++i) u[size_t(i * cols + i)] = 1.0f + 0.1f * float(i % 7);
+  const auto u = sweep_factor(cols, 15);
   auto scales = sqtest::random_matrix(size_t(groups * rows), 16);
   for (float& s : scales) s = 0.1f + 0.01f * std::fabs(s);
   const std::vector<float> zeros(size_t(groups * rows), 8.0f);
-  std::vector<float> group_of_bits(static_cast<size_t>(cols));
-  for (int64_t i = 0; i < cols; ++i) {
-    const int32_t g = int32_t(i / 128);
-    std::memcpy(&group_of_bits[size_t(i)], &g, sizeof g);  // int32 map carried in a float buffer
-  }
+  const auto group_of_bits = group_map_bits(cols);
   for (auto [i1, i2] : {std::pair<int64_t, int64_t>{128, 256}, {256, 300}})
     for (size_t result : {size_t(0), size_t(5)}) {  // w, then err
       const Buffers b{sqtest::random_matrix(size_t(rows * cols), 17), u, scales, zeros, group_of_bits,
@@ -230,16 +242,10 @@ TEST(CudaKernels, GptqLutBlockMatchesCpu) {
   auto d = sqtest::gpu_api();
   REQUIRE_GPU(d);
   const int64_t rows = 500, cols = 300, groups = 3, levels = 16;
-  auto u = sqtest::random_matrix(size_t(cols * cols), 23);
-  for (float& x : u) x *= 0.05f;
-  for (int64_t i = 0; i < cols; ++i) u[size_t(i * cols + i)] = 1.0f + 0.1f * float(i % 7);
+  const auto u = sweep_factor(cols, 23);
   auto lut = sqtest::random_matrix(size_t(groups * rows * levels), 24);
   for (int64_t row = 0; row < groups * rows; ++row) std::sort(lut.begin() + row * levels, lut.begin() + (row + 1) * levels);
-  std::vector<float> group_of_bits(static_cast<size_t>(cols));
-  for (int64_t i = 0; i < cols; ++i) {
-    const int32_t g = int32_t(i / 128);
-    std::memcpy(&group_of_bits[size_t(i)], &g, sizeof g);  // int32 map carried in a float buffer
-  }
+  const auto group_of_bits = group_map_bits(cols);
   for (auto [i1, i2] : {std::pair<int64_t, int64_t>{0, 128}, {256, 300}})
     for (size_t result : {size_t(0), size_t(4), size_t(5)}) {  // w, err, then the codes (bytes compared as floats)
       const Buffers b{sqtest::random_matrix(size_t(rows * cols), 25), u, lut, group_of_bits,
@@ -263,19 +269,13 @@ TEST(CudaKernels, RmsScaleFitAndGaussianBlockMatchCpu) {
                   a.rms_scale_fit(p[0], cols, rows, width, f16, p[1]);
                 }), 0.0) << "width " << width << " f16 " << f16;
     }
-  auto u = sqtest::random_matrix(size_t(cols * cols), 27);
-  for (float& x : u) x *= 0.05f;
-  for (int64_t i = 0; i < cols; ++i) u[size_t(i * cols + i)] = 1.0f + 0.1f * float(i % 7);
+  const auto u = sweep_factor(cols, 27);
   auto scales = sqtest::random_matrix(size_t(groups * rows), 28);
   for (float& s : scales) s = 0.3f + 0.1f * std::fabs(s);
   scales[7] = 0.0f;  // an all-zero row's scale: its values round to the level nearest 0
   const sq::GaussianGrid& grid = sq::gaussian_grid(1, 16);
   const std::vector<float> points(grid.points, grid.points + grid.n), mid = sq::midpoints(grid);
-  std::vector<float> group_of_bits(static_cast<size_t>(cols));
-  for (int64_t i = 0; i < cols; ++i) {
-    const int32_t g = int32_t(i / 128);
-    std::memcpy(&group_of_bits[size_t(i)], &g, sizeof g);  // int32 map carried in a float buffer
-  }
+  const auto group_of_bits = group_map_bits(cols);
   for (auto [i1, i2] : {std::pair<int64_t, int64_t>{0, 128}, {256, 300}})
     for (size_t result : {size_t(0), size_t(4), size_t(5)}) {  // w, err, then the codes (bytes compared as floats)
       const Buffers b{w, u, scales, group_of_bits, std::vector<float>(size_t(rows * 128)),
