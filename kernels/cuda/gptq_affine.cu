@@ -1,7 +1,6 @@
-#include <cuda_fp16.h>
-
 #include "cuda/gptq_affine.cuh"
 #include "cuda/gptq_block_kernel.cuh"
+#include "cuda/scale_storage.cuh"
 
 namespace sq::cuda {
 namespace {
@@ -36,12 +35,7 @@ __global__ void minmax_affine_fit_kernel(const float* w, int64_t ld, int64_t row
     xmax = 1.0f;
   }
   const float scale = (xmax - xmin) / maxq;
-  float stored = scale;
-  if (f16_scales) {
-    stored = __half2float(__float2half_rn(scale));  // inf above the fp16 range: the host reports it
-    if (stored == 0.0f && scale > 0.0f) stored = 5.9604644775390625e-8f;  // smallest fp16 subnormal, 2^-24
-  }
-  scales[r] = stored;
+  scales[r] = stored_scale(scale, f16_scales);
   zeros[r] = sym ? (maxq + 1.0f) / 2.0f : rintf(-xmin / scale);  // zero from the unrounded scale
 }
 

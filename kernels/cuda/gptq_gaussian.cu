@@ -1,10 +1,9 @@
 // The HIGGS scalar Gaussian grid on the device, from the source the CPU grid uses
 // (kernels/portable/gaussian_scalar.hpp). Compiled with --fmad=false (cmake/Cuda.cmake).
-#include <cuda_fp16.h>
-
 #include "cuda/gptq_affine.cuh"
 #include "cuda/gptq_block_kernel.cuh"
 #include "cuda/gptq_gaussian.cuh"
+#include "cuda/scale_storage.cuh"
 #include "portable/gaussian_scalar.hpp"
 
 namespace sq::cuda {
@@ -17,13 +16,7 @@ __global__ void rms_scale_fit_kernel(const float* w, int64_t ld, int64_t rows, i
                                      float* scales) {
   const int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (r >= rows) return;
-  const float rms = rms_of(w + r * ld, width);
-  float stored = rms;
-  if (f16_scales) {
-    stored = __half2float(__float2half_rn(rms));  // inf above the fp16 range: the host reports it
-    if (stored == 0.0f && rms > 0.0f) stored = 5.9604644775390625e-8f;  // smallest fp16 subnormal, 2^-24
-  }
-  scales[r] = stored;
+  scales[r] = stored_scale(rms_of(w + r * ld, width), f16_scales);
 }
 
 // HiggsScalarGroup::quantize_column for row r of group g.

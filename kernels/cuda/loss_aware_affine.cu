@@ -3,9 +3,9 @@
 // codes by the same add-and-subtract rounding, every product rounded on its own (no fused multiply-add),
 // and each candidate's loss summed in double in the CPU's order (four interleaved partial sums), so the
 // same grid wins every comparison.
-#include <cuda_fp16.h>
 
 #include "cuda/gptq_affine.cuh"
+#include "cuda/scale_storage.cuh"
 
 namespace sq::cuda {
 namespace {
@@ -18,13 +18,6 @@ struct Params {
   float scale, zero;
 };
 
-__device__ float stored(float scale, bool f16) {
-  if (!f16) return scale;
-  float s = __half2float(__float2half_rn(scale));  // inf above the fp16 range: the host reports it
-  if (s == 0.0f && scale > 0.0f) s = 5.9604644775390625e-8f;  // smallest fp16 subnormal
-  return s;
-}
-
 // affine_search::from_range.
 __device__ Params from_range(float lo, float hi, int bits, bool sym, bool f16) {
   const float maxq = float((1 << bits) - 1);
@@ -33,7 +26,7 @@ __device__ Params from_range(float lo, float hi, int bits, bool sym, bool f16) {
   if (sym) {
     float amax = fmaxf(-lo, hi);
     if (amax == 0.0f) amax = 1.0f;
-    return {stored(__fdiv_rn(__fmul_rn(2.0f, amax), maxq), f16), float(1 << (bits - 1))};
+    return {stored_scale(__fdiv_rn(__fmul_rn(2.0f, amax), maxq), f16), float(1 << (bits - 1))};
   }
   if (lo == 0.0f && hi == 0.0f) {
     lo = -1.0f;
@@ -41,7 +34,7 @@ __device__ Params from_range(float lo, float hi, int bits, bool sym, bool f16) {
   }
   const float scale = __fdiv_rn(__fsub_rn(hi, lo), maxq);
   const float zero = fminf(fmaxf(rintf(__fdiv_rn(-lo, scale)), 0.0f), maxq);
-  return {stored(scale, f16), zero};
+  return {stored_scale(scale, f16), zero};
 }
 
 // affine_search::code_of.
