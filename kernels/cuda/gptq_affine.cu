@@ -1,3 +1,4 @@
+#include "cuda/affine_rounding.cuh"
 #include "cuda/gptq_affine.cuh"
 #include "cuda/gptq_block_kernel.cuh"
 #include "cuda/scale_storage.cuh"
@@ -38,20 +39,6 @@ __global__ void minmax_affine_fit_kernel(const float* w, int64_t ld, int64_t row
   scales[r] = stored_scale(scale, f16_scales);
   zeros[r] = sym ? (maxq + 1.0f) / 2.0f : rintf(-xmin / scale);  // zero from the unrounded scale
 }
-
-// The affine grid of row r in group g (grid_minmax_affine.cpp's rounding).
-struct AffineRounding {
-  const float* scales;
-  const float* zeros;
-  int64_t rows;
-  float maxq;
-  __device__ float round(int64_t g, int64_t r, float x, int* code) const {
-    const float scale = scales[g * rows + r], zero = zeros[g * rows + r];
-    const float q = fminf(fmaxf(rintf(x / scale) + zero, 0.0f), maxq);
-    *code = int(q);
-    return scale * (q - zero);
-  }
-};
 
 unsigned warp_blocks(int64_t rows) { return unsigned((rows + kWarpsPerBlock - 1) / kWarpsPerBlock); }
 

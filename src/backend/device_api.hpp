@@ -124,6 +124,19 @@ class DeviceApi {
                                    const float* scales, const int32_t* group_of, const float* points,
                                    const float* mid, int n, uint8_t* codes, float* err, int64_t ld_err) = 0;
 
+  // ---- QuantEase's coordinate-descent sweep with an affine grid (quant/quantease_device.hpp) ----
+  // One block of columns [b0, b1) of a sweep over q and g [rows, cols] (b1 - b0 <= kMaxSweepBlock), every row, as
+  // sweep_block in solver_quantease.cpp: in order, for column j, target = q[r, j] + g[r, j] / s[j, j]; value =
+  // target when `relaxed`, otherwise target rounded on row r's affine grid (scale, zero) = (scales,
+  // zeros)[group_of[j] * rows + r] with 2^bits levels, its code in codes[r, j] (left alone when relaxed);
+  // delta[r, j - b0] = q[r, j] - value; q[r, j] = value; and, when that change is not zero, change * s[j, k] is
+  // added to g[r, k] for j < k < b1. Columns from b1 on are left to the caller's GEMM. group_of is device memory.
+  virtual void quantease_affine_block(float* q, float* g, int64_t rows, int64_t cols, const float* s, int64_t b0,
+                                      int64_t b1, const float* scales, const float* zeros, const int32_t* group_of,
+                                      int bits, bool relaxed, uint8_t* codes, float* delta, int64_t ld_delta) = 0;
+  // c[i] = a[i] - b[i] for i < n.
+  virtual void subtract(const float* a, const float* b, float* c, int64_t n) = 0;
+
   // ---- HIGGS's Hadamard rotation (quant/hadamard.hpp, orthonormal scaling) ----
   // Every row of w [rows, cols] (leading dimension ld): row <- R row, or R^T row when `inverse`, with
   // R = blockdiag(H_block diag(d_b) / sqrt(block)); block a power of two <= kMaxHadamardBlock dividing cols;

@@ -8,13 +8,14 @@
 #include "quant/chunked_grids.hpp"
 #include "quant/group_schedule.hpp"
 #include "quant/layer_quantizer.hpp"
+#include "quant/quantease_device.hpp"
 #include "util/error.hpp"
 
 namespace sq {
 namespace {
 
-// Columns per block: the updates of a block reach the columns after it as one GEMM.
-constexpr int64_t kBlock = 128;
+// Columns per block: the updates of a block reach the columns after it as one GEMM (the device sweep's too).
+constexpr int64_t kBlock = QuantEaseOnDevice::kBlock;
 
 // y[i] += a * x[i]: separate and branch-free so the compiler vectorizes it.
 inline void add_scaled(float* __restrict y, const float* __restrict x, float a, int64_t n) {
@@ -55,9 +56,7 @@ class QuantEaseSolver {
     t_.assign(w, w + n);
     q_.resize(n);
     g_.resize(n);
-    r_.resize(n);
     codes_.assign(n, 0);
-    delta_.resize(size_t(rows * kBlock));
   }
 
   const float* s() const { return s_.data(); }
@@ -72,17 +71,52 @@ class QuantEaseSolver {
     for (size_t i = 0; i < t_.size(); ++i) t_[i] = w_[i] - o_[i];
   }
 
-  // G = (T - Q) S exactly (one GEMM); the objective of the current point.
-  Objective refresh() {
+  // From here on the sweeps, refreshes and the outlier steps' uploads run on the device (T and Q as they are
+  // now), with the grid in `grid` ([g * rows + r] scales and zeros) over the schedule's groups.
+  void move_to_device(DeviceHandle& dev, const GroupSchedule& schedule, const QuantizedLayer& grid, int bits) {
+    dev_ = std::make_unique<QuantEaseOnDevice>(dev, rows_, cols_, s_.data(), grid.scales, grid.zeros,
+                                               schedule.group_of, bits);
+    dev_->upload_target(t_.data());
+    dev_->upload_q(q_.data());
+  }
+  bool on_device() const { return dev_ != nullptr; }
+
+  // Brings Q and the codes home and releases the device buffers.
+  void finish() {
+    if (!dev_) return;
+    dev_->download_q(q_.data());
+    dev_->download_codes(codes_.data());
+    dev_.reset();
+  }
+
+  double largest_eigenvalue_of_s() {
+    if (!dev_) return largest_eigenvalue(be_, s_.data(), cols_);
+    return largest_eigenvalue([&](const float* v, float* sv) { dev_->multiply_s(v, sv); }, cols_);
+  }
+
+  // G = (T - Q) S exactly (one GEMM); the objective of the current point. On the device, G comes home only
+  // when `g_home` (the outlier step reads it) and the objective is computed only when `objective` (the
+  // trace); otherwise the returned objective is zero.
+  Objective refresh(bool g_home = true, bool objective = true) {
+    if (dev_) {
+      dev_->refresh();
+      if (g_home || objective) dev_->download_g(g_.data());
+      if (!objective) return {};
+      dev_->download_q(q_.data());
+      return objective_from_g();
+    }
+    r_.resize(t_.size());
     be_.parallel_for(rows_, [&](int64_t b, int64_t e) {
       for (int64_t i = b * cols_; i < e * cols_; ++i) r_[size_t(i)] = t_[size_t(i)] - q_[size_t(i)];
     });
     be_.gemm(false, false, rows_, cols_, cols_, 1.0f, r_.data(), cols_, s_.data(), cols_, 0.0f, g_.data(), cols_);
-    return objective_from_g();
+    return objective ? objective_from_g() : Objective{};
   }
 
   // One coordinate-descent pass over all columns, rounding to the grid unless `relaxed`.
   void sweep(const GroupSchedule& schedule, const ChunkedGrids& grids, bool relaxed) {
+    if (dev_) return dev_->sweep(relaxed);
+    delta_.resize(size_t(rows_ * kBlock));
     for (int64_t b0 = 0; b0 < cols_; b0 += kBlock) {
       const int64_t b1 = std::min(cols_, b0 + kBlock), width = b1 - b0;
       be_.parallel_for(grids.n_chunks(), [&](int64_t chunk_begin, int64_t chunk_end) {
@@ -96,7 +130,8 @@ class QuantEaseSolver {
     }
   }
 
-  // One iterative-hard-thresholding step on O (G must be exact): O <- TopK(O + eta * G); T and G follow.
+  // One iterative-hard-thresholding step on O (G must be exact, and on the host): O <- TopK(O + eta * G); T
+  // and G follow (on the device too).
   void outlier_step(double eta, int64_t keep, bool columns) {
     std::vector<float> cand(o_.size());
     be_.parallel_for(rows_, [&](int64_t b, int64_t e) {
@@ -115,6 +150,10 @@ class QuantEaseSolver {
         }
     });
     o_.swap(next);
+    if (dev_) {
+      dev_->upload_target(t_.data());
+      dev_->upload_g(g_.data());
+    }
   }
 
   Objective objective_from_g() {
@@ -201,6 +240,7 @@ class QuantEaseSolver {
   std::vector<float> t_, q_, g_, r_, o_;  // target W - O, Q, G = (T - Q) S, scratch, dense outliers O
   std::vector<uint8_t> codes_;
   std::vector<float> delta_;   // rows x kBlock: the current block's changes of T - Q
+  std::unique_ptr<QuantEaseOnDevice> dev_;  // set: T, Q, G and the codes live there (host copies on demand)
 };
 
 SparseOutliers to_csr(const std::vector<float>& o, int64_t rows, int64_t cols) {
@@ -222,6 +262,11 @@ SparseOutliers to_csr(const std::vector<float>& o, int64_t rows, int64_t cols) {
 }  // namespace
 
 double largest_eigenvalue(Backend& backend, const float* s, int64_t n) {
+  return largest_eigenvalue(
+      [&](const float* v, float* sv) { backend.gemm(false, false, n, 1, n, 1.0f, s, n, v, 1, 0.0f, sv, 1); }, n);
+}
+
+double largest_eigenvalue(const std::function<void(const float* v, float* sv)>& multiply, int64_t n) {
   // A fixed, non-constant start vector: deterministic, and not orthogonal to the top eigenvector in practice.
   std::vector<float> v(static_cast<size_t>(n)), sv(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[size_t(i)] = 1.0f + 0.5f * float((i * 7919) % 97) / 97.0f;
@@ -236,7 +281,7 @@ double largest_eigenvalue(Backend& backend, const float* s, int64_t n) {
   normalize(v);
   double estimate = 0;
   for (int it = 0; it < 300; ++it) {
-    backend.gemm(false, false, n, 1, n, 1.0f, s, n, v.data(), 1, 0.0f, sv.data(), 1);
+    multiply(v.data(), sv.data());
     const double norm = normalize(sv);  // ||S v|| for unit v: at most lambda_max, converging to it
     if (norm == 0) return 0;
     v.swap(sv);
@@ -300,10 +345,15 @@ QuantizedLayer quantease_quantize_layer(Backend& backend, const float* w, int64_
     solver.q() = solver.target();
   }
 
-  Objective obj = solver.refresh();
+  // The sweeps move to the device when it holds S and the layer's matrices; the host then sees G only for the
+  // outlier steps and Q only for the objective trace.
+  if (QuantEaseOnDevice::fits(backend, rows, cols, schedule.n_groups))
+    solver.move_to_device(*backend.device(), schedule, out, opts.bits);
+  const bool trace = diag != nullptr;
+  Objective obj = solver.refresh(with_outliers, trace);
   double eta = 0;
   if (with_outliers) {
-    const double lambda = largest_eigenvalue(backend, solver.s(), cols);
+    const double lambda = solver.largest_eigenvalue_of_s();
     eta = lambda > 0 ? 1.0 / (2.0 * lambda) : 0.0;
     if (diag) diag->lambda_max = lambda;
   }
@@ -317,10 +367,10 @@ QuantizedLayer quantease_quantize_layer(Backend& backend, const float* w, int64_
   for (int64_t sweep = 0; sweep < opts.sweeps; ++sweep) {
     const bool relaxed = is_relaxed(sweep, opts);
     solver.sweep(schedule, grids, relaxed);
-    obj = solver.refresh();
+    obj = solver.refresh(with_outliers, trace);
     if (with_outliers && keep > 0) {
       solver.outlier_step(eta, keep, by_columns);
-      obj = solver.objective_from_g();
+      if (trace) obj = solver.objective_from_g();
     }
     if (diag) {
       diag->objective.push_back(obj.layer);
@@ -330,6 +380,8 @@ QuantizedLayer quantease_quantize_layer(Backend& backend, const float* w, int64_
   }
 
   // Result: grid values plus outliers, as decode computes them (value + outlier only where one is stored).
+  const bool swept_on_device = solver.on_device();
+  solver.finish();
   out.codes.swap(solver.codes());
   out.dequant.swap(solver.q());
   const std::vector<float>& o = solver.outliers();
@@ -345,7 +397,8 @@ QuantizedLayer quantease_quantize_layer(Backend& backend, const float* w, int64_
   }
   if (opts.compute_objective) out.objective = layer_objective(backend, w, out.dequant.data(), rows, cols, h);
   log.debug("quantized ", rows, " x ", cols, " with quantease (", opts.bits, "-bit, group ", opts.group_size, ", ",
-            opts.sweeps, " sweeps, init ", opts.init, ", ", out.outliers.col.size(), " outliers) in ", seconds,
+            opts.sweeps, " sweeps, init ", opts.init, ", ", out.outliers.col.size(), " outliers",
+            swept_on_device ? ", on the device" : "", ") in ", seconds,
             " s: objective ", out.objective);
   return out;
 }

@@ -12,6 +12,7 @@
 // W minus the initial outliers (the largest weights), which is what makes the grid finer.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "backend/backend.hpp"
@@ -41,5 +42,7 @@ QuantizedLayer quantease_quantize_layer(Backend& backend, const float* w, int64_
 
 // Largest eigenvalue of the symmetric PSD n x n matrix s by power iteration.
 double largest_eigenvalue(Backend& backend, const float* s, int64_t n);
+// The same with the product sv = S v (n values each) given as a function (S resident on a device).
+double largest_eigenvalue(const std::function<void(const float* v, float* sv)>& multiply, int64_t n);
 
 }  // namespace sq

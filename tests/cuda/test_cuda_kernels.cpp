@@ -310,6 +310,32 @@ TEST(CudaKernels, HadamardRotationAndMirrorsMatchCpuBitForBit) {
   }
 }
 
+TEST(CudaKernels, QuantEaseBlockAndSubtractMatchCpuBitForBit) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t rows = 500, cols = 300, groups = 3;
+  const auto s = sweep_factor(cols, 31);  // S's rows as the sweep reads them; only its diagonal must be positive
+  auto scales = sqtest::random_matrix(size_t(groups * rows), 32);
+  for (float& x : scales) x = 0.1f + 0.01f * std::fabs(x);
+  const std::vector<float> zeros(size_t(groups * rows), 8.0f);
+  const auto group_of_bits = group_map_bits(cols);
+  for (bool relaxed : {false, true})
+    for (auto [b0, b1] : {std::pair<int64_t, int64_t>{0, 128}, {256, 300}})
+      for (size_t result : {size_t(0), size_t(1), size_t(6), size_t(7)}) {  // q, g, the changes, the codes
+        const Buffers b{sqtest::random_matrix(size_t(rows * cols), 33), sqtest::random_matrix(size_t(rows * cols), 34),
+                        s, scales, zeros, group_of_bits, std::vector<float>(size_t(rows * 128)),
+                        std::vector<float>(size_t(rows * cols / 4 + 1), 0.0f)};
+        EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                    a.quantease_affine_block(p[0], p[1], rows, cols, p[2], b0, b1, p[3], p[4],
+                                             reinterpret_cast<int32_t*>(p[5]), 4, relaxed,
+                                             reinterpret_cast<uint8_t*>(p[7]), p[6], 128);
+                  }), 0.0) << "block [" << b0 << ", " << b1 << ") relaxed " << relaxed << " buffer " << result;
+      }
+  const Buffers b{sqtest::random_matrix(70001, 35), sqtest::random_matrix(70001, 36), std::vector<float>(70001)};
+  EXPECT_EQ(kernel_error(*d, b, 2, [](sq::DeviceApi& a, const std::vector<float*>& p) { a.subtract(p[0], p[1], p[2], 70001); }),
+            0.0);
+}
+
 TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
   auto be = sqtest::gpu();
   REQUIRE_GPU(be);
@@ -331,4 +357,22 @@ TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
   const sqtest::LayerParity p = sqtest::layer_parity(*be, higgs, 512, 2048, 18);
   EXPECT_LE(p.code_mismatch, 0.01);
   EXPECT_NEAR(p.objective, p.objective_ref, 0.01 * p.objective_ref);
+}
+
+TEST(CudaKernels, QuantEaseLayerOnTheDeviceMatchesTheCpuSweeps) {
+  auto be = sqtest::gpu();
+  REQUIRE_GPU(be);
+  for (double outliers : {0.0, 0.01}) {  // the sweeps alone, and with an outlier step after each
+    sq::QuantizeOptions o;
+    o.method = "quantease";
+    o.bits = 4;
+    o.group_size = 128;
+    o.sweeps = 10;
+    o.outlier_fraction = outliers;
+    const sqtest::LayerParity p = sqtest::layer_parity(*be, o, 512, 2048, 19);
+    // Ten sweeps of coordinate descent carry the GEMMs' different summation order forward, so codes may drift more
+    // than a single GPTQ sweep's; the objective is what must agree.
+    EXPECT_LE(p.code_mismatch, 0.02) << "outliers " << outliers;
+    EXPECT_NEAR(p.objective, p.objective_ref, 0.01 * p.objective_ref) << "outliers " << outliers;
+  }
 }

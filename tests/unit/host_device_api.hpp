@@ -40,6 +40,7 @@ struct HostDeviceStats {
   size_t lut_launches = 0;     // ... and the workspace-sized batches of rows they ran in
   size_t gaussian_fits = 0;    // rms_scale_fit calls
   size_t hadamard_rotations = 0;  // hadamard_rotate_rows calls
+  size_t quantease_blocks = 0;    // quantease_affine_block calls
   bool tf32_now = false;   // the host keeps computing in fp32; the tests check when TF32 is asked for
   size_t tf32_scopes = 0;
   size_t sweeps_under_tf32 = 0;  // the quantizers' own arithmetic must stay fp32
@@ -222,6 +223,39 @@ class HostDeviceApi final : public DeviceApi {
       *code = scalar_grid_code(mid, n - 1, s > 0 ? x / s : 0.0f);
       return s * points[*code];
     });
+  }
+  // Row by row in the kernel's order; per element the same arithmetic as sweep_block in solver_quantease.cpp.
+  void quantease_affine_block(float* q, float* g, int64_t rows, int64_t cols, const float* s, int64_t b0, int64_t b1,
+                              const float* scales, const float* zeros, const int32_t* group_of, int bits, bool relaxed,
+                              uint8_t* codes, float* delta, int64_t ld_delta) override {
+    {
+      std::lock_guard<std::mutex> lock(s_.mu);
+      ++s_.quantease_blocks;
+      if (s_.tf32_now) ++s_.sweeps_under_tf32;
+    }
+    const float maxq = float((1 << bits) - 1);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = b0; j < b1; ++j) {
+        const float* s_row = s + j * cols;
+        float* qr = q + r * cols;
+        float* gr = g + r * cols;
+        const float target = qr[j] + gr[j] / s_row[j];
+        float value = target;
+        if (!relaxed) {
+          const float scale = scales[group_of[j] * rows + r], zero = zeros[group_of[j] * rows + r];
+          const float code = std::min(std::max(std::nearbyint(target / scale) + zero, 0.0f), maxq);
+          codes[r * cols + j] = uint8_t(code);
+          value = scale * (code - zero);
+        }
+        const float change = qr[j] - value;
+        delta[r * ld_delta + (j - b0)] = change;
+        qr[j] = value;
+        if (change != 0.0f)
+          for (int64_t k = j + 1; k < b1; ++k) gr[k] += change * s_row[k];
+      }
+  }
+  void subtract(const float* a, const float* b, float* c, int64_t n) override {
+    for (int64_t i = 0; i < n; ++i) c[i] = a[i] - b[i];
   }
   void hadamard_rotate_rows(float* w, int64_t rows, int64_t cols, int64_t ld, int64_t block, const float* signs,
                             bool inverse) override {

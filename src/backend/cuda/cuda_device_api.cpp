@@ -16,6 +16,7 @@
 #include "cuda/gptq_gaussian.cuh"
 #include "cuda/gptq_lut.cuh"
 #include "cuda/hadamard.cuh"
+#include "cuda/quantease_block.cuh"
 #include "cuda/rms_norm.cuh"
 #include "cuda/rope.cuh"
 #include "cuda/row_bias.cuh"
@@ -224,6 +225,19 @@ class CudaDeviceApi final : public DeviceApi {
     check_cuda(cuda::launch_gptq_gaussian_block(w, rows, cols, u, i1, i2, scales, group_of, points, mid, n, codes,
                                                 err, ld_err, stream_),
                "gptq_gaussian_block kernel");
+  }
+  void quantease_affine_block(float* q, float* g, int64_t rows, int64_t cols, const float* s, int64_t b0, int64_t b1,
+                              const float* scales, const float* zeros, const int32_t* group_of, int bits, bool relaxed,
+                              uint8_t* codes, float* delta, int64_t ld_delta) override {
+    static_assert(cuda::kMaxQuantEaseBlock == kMaxSweepBlock, "one limit for the sweep block");
+    select();
+    check_cuda(cuda::launch_quantease_affine_block(q, g, rows, cols, s, b0, b1, scales, zeros, group_of, bits, relaxed,
+                                                   codes, delta, ld_delta, stream_),
+               "quantease_affine_block kernel");
+  }
+  void subtract(const float* a, const float* b, float* c, int64_t n) override {
+    select();
+    check_cuda(cuda::launch_subtract(a, b, c, n, stream_), "subtract kernel");
   }
   void hadamard_rotate_rows(float* w, int64_t rows, int64_t cols, int64_t ld, int64_t block, const float* signs,
                             bool inverse) override {
