@@ -10,6 +10,7 @@
 #include "backend/offload/offload_backend.hpp"
 #include "correlated_hessian.hpp"
 #include "host_device_api.hpp"
+#include "identical_layers.hpp"
 #include "quant/group_schedule.hpp"
 #include "quant/layer_quantizer.hpp"
 #include "quant/solver_gptq_device.hpp"
@@ -54,13 +55,7 @@ DeviceRun same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1
   const auto ref = sq::quantize_layer(sq::default_cpu_backend(), l.w.data(), l.rows, l.cols, l.h.data(), o,
                                       sq::null_logger());
   const auto out = sq::quantize_layer(*dev.be, l.w.data(), l.rows, l.cols, l.h.data(), o, sq::null_logger());
-  EXPECT_EQ(out.codes, ref.codes);
-  EXPECT_EQ(out.dequant, ref.dequant);
-  EXPECT_EQ(out.scales, ref.scales);
-  EXPECT_EQ(out.zeros, ref.zeros);
-  EXPECT_EQ(out.lut, ref.lut);
-  EXPECT_EQ(out.g_idx, ref.g_idx);
-  EXPECT_EQ(out.objective, ref.objective);
+  sqtest::expect_identical_layers(out, ref);
   EXPECT_EQ(dev.stats.live_bytes, 0u);
   return DeviceRun{dev.stats.sweep_blocks,  dev.stats.loss_aware_fits, dev.stats.lut_fits,
                    dev.stats.lut_launches,  dev.stats.gaussian_fits,   dev.stats.hadamard_rotations};

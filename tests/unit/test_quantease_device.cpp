@@ -9,6 +9,7 @@
 
 #include "correlated_hessian.hpp"
 #include "host_device_api.hpp"
+#include "identical_layers.hpp"
 #include "quant/quantease_device.hpp"
 #include "quant/solver_quantease.hpp"
 
@@ -46,15 +47,7 @@ size_t same_as_cpu(const Layer& l, const sq::QuantizeOptions& o, uint64_t budget
                                                 sq::null_logger(), trace ? &d_ref : nullptr);
   const auto out = sq::quantease_quantize_layer(*dev.be, l.w.data(), l.rows, l.cols, l.h.data(), o, sq::null_logger(),
                                                 trace ? &d_dev : nullptr);
-  EXPECT_EQ(out.codes, ref.codes);
-  EXPECT_EQ(out.dequant, ref.dequant);
-  EXPECT_EQ(out.scales, ref.scales);
-  EXPECT_EQ(out.zeros, ref.zeros);
-  EXPECT_EQ(out.g_idx, ref.g_idx);
-  EXPECT_EQ(out.outliers.row_ptr, ref.outliers.row_ptr);
-  EXPECT_EQ(out.outliers.col, ref.outliers.col);
-  EXPECT_EQ(out.outliers.val, ref.outliers.val);
-  EXPECT_EQ(out.objective, ref.objective);
+  sqtest::expect_identical_layers(out, ref);
   EXPECT_EQ(d_dev.objective, d_ref.objective);
   EXPECT_EQ(d_dev.solver_objective, d_ref.solver_objective);
   EXPECT_EQ(d_dev.initial_solver_objective, d_ref.initial_solver_objective);
