@@ -11,6 +11,13 @@ namespace {
 
 constexpr size_t kF = sizeof(float);
 
+// A sequence's scratch (Buffers) but its score matrices.
+uint64_t scratch_bytes(const ModelConfig& cfg, int64_t tokens) {
+  return DeviceMemory::rounded(uint64_t(tokens) * kF) *
+         uint64_t(2 * cfg.hidden_size + 2 * cfg.num_attention_heads * cfg.head_dim +
+                  2 * cfg.num_key_value_heads * cfg.head_dim + 2 * cfg.intermediate_size + cfg.head_dim);
+}
+
 // Score matrices of this many query heads (tokens x tokens each) are computed in one batched GEMM: a whole
 // GQA group at once when a quarter of the free budget holds it (the rest is left for the Hessian and the
 // quantizer), otherwise fewer, down to one head at a time.
@@ -90,16 +97,24 @@ DeviceBlock::DeviceBlock(DeviceHandle& dev, const ModelConfig& cfg, const BlockW
 
   // Everything but the score matrices first, then as many score heads as the rest of the budget holds.
   const int64_t group = cfg.num_attention_heads / cfg.num_key_value_heads;
-  const uint64_t fixed = DeviceMemory::rounded(uint64_t(tokens) * kF) *
-                         uint64_t(2 * cfg.hidden_size + 2 * cfg.num_attention_heads * cfg.head_dim +
-                                  2 * cfg.num_key_value_heads * cfg.head_dim + 2 * cfg.intermediate_size + cfg.head_dim);
-  buf_ = std::make_unique<Buffers>(dev_.memory, cfg, tokens, heads_per_score_batch(dev_.memory, group, tokens, fixed));
+  buf_ = std::make_unique<Buffers>(dev_.memory, cfg, tokens,
+                                   heads_per_score_batch(dev_.memory, group, tokens, scratch_bytes(cfg, tokens)));
   const size_t table = size_t(tokens * rope.half) * kF;
   dev_.api.upload(buf_->rope_cos.get(), table, rope.cos.data(), table, table, 1);
   dev_.api.upload(buf_->rope_sin.get(), table, rope.sin.data(), table, table, 1);
 }
 
 DeviceBlock::~DeviceBlock() = default;
+
+uint64_t DeviceBlock::min_bytes(const ModelConfig& cfg, const BlockWeights& w, int64_t tokens) {
+  uint64_t weights = 0;
+  const auto add = [&](const std::vector<float>& v) { weights += DeviceMemory::rounded(v.size() * kF); };
+  for (LinearGroup g : {LinearGroup::QKV, LinearGroup::O, LinearGroup::GateUp, LinearGroup::Down})
+    for (const std::string& name : linear_names(g)) add(w.linear(name));
+  for (const auto* v : {&w.input_norm, &w.post_norm, &w.q_norm, &w.k_norm, &w.q_bias, &w.k_bias, &w.v_bias, &w.o_bias})
+    add(*v);
+  return weights + scratch_bytes(cfg, tokens) + DeviceMemory::rounded(uint64_t(tokens) * uint64_t(tokens) * kF);
+}
 
 float* DeviceBlock::weight(const std::string& name) const {
   const auto it = weights_.find(name);

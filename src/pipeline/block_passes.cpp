@@ -37,14 +37,26 @@ struct BlockPasses::Device {
 };
 
 BlockPasses::BlockPasses(Backend& be, const ModelConfig& cfg, const BlockWeights& w, ActivationStore& acts,
-                         int64_t seq_len, StageTimes& times)
-    : be_(be), cfg_(cfg), w_(w), acts_(acts), seq_(seq_len), times_(times), rope_(make_rope_tables(cfg, seq_len)) {
+                         int64_t seq_len, StageTimes& times, ResidentActivations* resident)
+    : be_(be), cfg_(cfg), w_(w), acts_(acts), seq_(seq_len), times_(times), rope_(make_rope_tables(cfg, seq_len)),
+      resident_(resident) {
   if (DeviceHandle* dev = be.device()) {
     StageTimer t(times_.load);  // uploading the block (and the activations, when they stay on the device)
-    device_ = std::make_unique<Device>(*dev, cfg, w, rope_, seq_len);
     const int64_t floats = acts.sample_floats();
     const uint64_t bytes = uint64_t(acts.samples()) * uint64_t(floats) * sizeof(float);
-    if (DeviceMemory::rounded(bytes) + quantizer_reserve(cfg) <= dev->memory.available()) {
+    // The previous block's outputs, still on the device: kept when this block and the quantizers' reserve fit
+    // beside them (the block's allocation must not fail for their sake), else released (the host has them).
+    std::unique_ptr<DeviceBuffer> kept;
+    if (resident_ && resident_->buffer) {
+      kept = std::move(resident_->buffer);
+      if (kept->bytes() != bytes ||
+          DeviceBlock::min_bytes(cfg, w, seq_len) + quantizer_reserve(cfg) > dev->memory.available())
+        kept.reset();
+    }
+    device_ = std::make_unique<Device>(*dev, cfg, w, rope_, seq_len);
+    if (kept) {
+      device_->acts = std::move(kept);
+    } else if (DeviceMemory::rounded(bytes) + quantizer_reserve(cfg) <= dev->memory.available()) {
       device_->acts = std::make_unique<DeviceBuffer>(dev->memory, bytes, "the calibration activations");
       std::vector<float> hidden(static_cast<size_t>(floats));
       std::lock_guard<std::mutex> lock(dev->mutex);
@@ -133,6 +145,7 @@ void BlockPasses::advance() {
       device_->handle.api.download(hidden.data(), b, device_->sequence(s, floats), b, b, 1);
       acts_.put(s, hidden.data());
     }
+    if (resident_) resident_->buffer = std::move(device_->acts);  // the next block's inputs, already in place
     return;
   }
   for (int64_t s = 0; s < acts_.samples(); ++s) {

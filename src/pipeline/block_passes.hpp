@@ -2,12 +2,15 @@
 // linear group in turn (as that group's Hessian, with the groups before it already quantized), then the
 // block's outputs for the next block. On a host backend the passes run block_forward; on a device backend
 // the block stays resident on the device (model/device_block.hpp) and the Hessians are accumulated there,
-// so the only traffic is the hidden states: once per block when they fit the budget, else once per pass.
+// so the only traffic is the hidden states: when they fit the budget, uploaded for the first block only
+// (they stay on the device from one block to the next, ResidentActivations) and downloaded after each block
+// (the host store is what the resume checkpoint saves); otherwise streamed once per pass.
 #pragma once
 #include <memory>
 #include <string>
 
 #include "backend/backend.hpp"
+#include "backend/offload/device_memory.hpp"
 #include "io/model_config.hpp"
 #include "model/llama_block.hpp"
 #include "pipeline/activations.hpp"
@@ -16,11 +19,20 @@
 
 namespace sq {
 
+// The calibration hidden states on the device between two blocks' passes: the outputs of the last block
+// passed, which are the next block's inputs (the host ActivationStore holds the same values).
+struct ResidentActivations {
+  std::unique_ptr<DeviceBuffer> buffer;
+};
+
 class BlockPasses {
  public:
-  // `w` and `acts` must outlive this object; forward and Hessian time are added to `times`.
+  // `w` and `acts` must outlive this object; forward and Hessian time are added to `times`. With `resident`
+  // (device backends; nullable), hidden states left there by the previous block's advance() are used
+  // instead of uploading `acts`, when the budget still holds them beside this block and the quantizers, and
+  // advance() leaves this block's outputs there.
   BlockPasses(Backend& be, const ModelConfig& cfg, const BlockWeights& w, ActivationStore& acts, int64_t seq_len,
-              StageTimes& times);
+              StageTimes& times, ResidentActivations* resident = nullptr);
   ~BlockPasses();
   BlockPasses(const BlockPasses&) = delete;
   BlockPasses& operator=(const BlockPasses&) = delete;
@@ -45,6 +57,7 @@ class BlockPasses {
   int64_t seq_;
   StageTimes& times_;
   RopeTables rope_;
+  ResidentActivations* resident_;
   std::unique_ptr<Device> device_;  // null on a host backend
 };
 

@@ -228,7 +228,7 @@ void Job::quantize_block(int64_t block) {
     StageTimer t(times_.load);
     return load_block_weights(*model_.weights, cfg, block);
   }();
-  BlockPasses passes(be_, cfg, w, *acts_, seq, times_);
+  BlockPasses passes(be_, cfg, w, *acts_, seq, times_, &resident_acts_);
   std::vector<std::pair<std::string, QuantizedLayer>> results;
 
   for (LinearGroup group : kGroupOrder) {
@@ -287,8 +287,14 @@ bool Job::step() {
   if (!started_) start();
   if (done()) return true;
   const int64_t block = next_block_;
-  quantize_block(block);
+  try {
+    quantize_block(block);
+  } catch (...) {
+    resident_acts_.buffer.reset();  // they may already be this block's outputs: never reuse them as its inputs
+    throw;
+  }
   next_block_ = block + 1;
+  if (done()) resident_acts_.buffer.reset();  // no next block: give the device memory back
   save_checkpoint();
   if (progress_) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();

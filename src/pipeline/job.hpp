@@ -27,6 +27,7 @@
 #include "backend/timing_backend.hpp"
 #include "io/model_files.hpp"
 #include "pipeline/activations.hpp"
+#include "pipeline/block_passes.hpp"
 #include "pipeline/calibration.hpp"
 #include "pipeline/job_options.hpp"
 #include "pipeline/stage_times.hpp"
@@ -105,6 +106,7 @@ class Job {
   std::string work_dir_;
   bool own_work_dir_ = false;
   std::unique_ptr<ActivationStore> acts_;
+  ResidentActivations resident_acts_;  // on a device backend: acts_ as the last block left them on the device
   std::chrono::steady_clock::time_point t0_;
 };
 

@@ -148,6 +148,67 @@ TEST(DeviceBlock, PassesMatchTheHostWithActivationsResidentOrStreamed) {
   }
 }
 
+// Two consecutive blocks' passes (the QKV Hessian, then the outputs) over the same activation store, the way
+// the job runs them; `resident` (nullable) carries the hidden states on the device between the blocks.
+PassesResult run_two_blocks(sq::Backend& be, sq::ResidentActivations* resident, size_t* second_block_uploads = nullptr,
+                            const sq::test::HostDeviceStats* stats = nullptr) {
+  const sq::ModelConfig c = sqtest::tiny_config();
+  const auto src = sqtest::make_tiny_model(c, 33);
+  sq::ActivationStore acts(3, 16, c.hidden_size, SQ_DTYPE_F32);
+  for (int64_t s = 0; s < 3; ++s) acts.put(s, sqtest::random_matrix(size_t(16 * c.hidden_size), 50 + uint32_t(s)).data());
+  sq::StageTimes times;
+  PassesResult r;
+  for (int64_t block = 0; block < 2; ++block) {
+    const sq::BlockWeights w = sq::load_block_weights(src, c, block);
+    const size_t before = stats ? stats->uploads : 0;
+    sq::BlockPasses passes(be, c, w, acts, 16, times, resident);
+    if (block == 1 && second_block_uploads) *second_block_uploads = stats->uploads - before;
+    r.resident = passes.activations_on_device();
+    r.values.push_back(passes.hessian_of(sq::LinearGroup::QKV).matrix());
+    passes.advance();
+  }
+  for (int64_t s = 0; s < 3; ++s) {
+    std::vector<float> h(size_t(acts.sample_floats()));
+    acts.get(s, h.data());
+    r.values.push_back(h);
+  }
+  return r;
+}
+
+TEST(DeviceBlock, ActivationsStayOnTheDeviceFromOneBlockToTheNext) {
+  const PassesResult ref = run_two_blocks(sq::default_cpu_backend(), nullptr);
+  HostDevice streamed(uint64_t(1) << 30), kept(uint64_t(1) << 30);
+  size_t uploads_streamed = 0, uploads_kept = 0;
+  const PassesResult a = run_two_blocks(*streamed.be, nullptr, &uploads_streamed, &streamed.stats);
+  sq::ResidentActivations resident;
+  const PassesResult b = run_two_blocks(*kept.be, &resident, &uploads_kept, &kept.stats);
+  EXPECT_TRUE(a.resident && b.resident);
+  ASSERT_NE(resident.buffer, nullptr) << "the second block's outputs stay for a third";
+  resident.buffer.reset();
+  // The second block uploads its weights either way; only the first run uploads the 3 hidden states again.
+  EXPECT_EQ(uploads_streamed, uploads_kept + 3);
+  ASSERT_EQ(b.values.size(), ref.values.size());
+  for (size_t i = 0; i < ref.values.size(); ++i) {
+    EXPECT_EQ(b.values[i], a.values[i]) << "value " << i;
+    EXPECT_LT(sqtest::relative_error(b.values[i], ref.values[i]), 1e-5) << "value " << i;
+  }
+}
+
+TEST(DeviceBlock, LeftoverActivationsOfTheWrongShapeAreNotUsed) {
+  HostDevice dev(uint64_t(1) << 30), plain(uint64_t(1) << 30);
+  const PassesResult ref = run_two_blocks(*plain.be, nullptr);
+  sq::ResidentActivations resident;
+  resident.buffer = std::make_unique<sq::DeviceBuffer>(dev.be->device()->memory, 1000, "a stale buffer");
+  const PassesResult out = run_two_blocks(*dev.be, &resident);
+  resident.buffer.reset();
+  EXPECT_EQ(out.values, ref.values);
+  // A budget that holds the block but not the activations beside the quantizers' reserve: nothing stays.
+  HostDevice tight(uint64_t(32) << 20);
+  sq::ResidentActivations none;
+  EXPECT_EQ(run_two_blocks(*tight.be, &none).values.size(), ref.values.size());
+  EXPECT_EQ(none.buffer, nullptr);
+}
+
 TEST(DeviceBlock, JobRunsItsPassesOnTheDevice) {
   // The whole tiny GPTQ job on the device path gives the CPU's layers; the Hessian SYRKs never reach the
   // host-pointer SYRK (which would upload activations), so uploads stay at weights + hidden states + tiles.
