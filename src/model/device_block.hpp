@@ -32,10 +32,11 @@ class DeviceBlock {
               int64_t tokens);
   ~DeviceBlock();
   DeviceBlock(const DeviceBlock&) = delete;
+  DeviceBlock& operator=(const DeviceBlock&) = delete;
+
   // The least device memory the constructor takes for this block: its weights and the scratch of one
   // sequence with a single score head (a budget with more room batches more heads).
   static uint64_t min_bytes(const ModelConfig& cfg, const BlockWeights& w, int64_t tokens);
-  DeviceBlock& operator=(const DeviceBlock&) = delete;
 
   // Replace linear layer `name`'s weight ("mlp.down_proj", ...) with `w` (the same shape), e.g. its
   // quantized values, so later passes see it.
