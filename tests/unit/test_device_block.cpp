@@ -109,12 +109,25 @@ struct PassesResult {
   bool on_device = false, resident = false;
 };
 
+// Three random calibration sequences of 16 tokens.
+void fill_hidden_states(sq::ActivationStore& acts, int64_t hidden, uint32_t seed) {
+  for (int64_t s = 0; s < 3; ++s) acts.put(s, sqtest::random_matrix(size_t(16 * hidden), seed + uint32_t(s)).data());
+}
+
+void append_hidden_states(const sq::ActivationStore& acts, std::vector<std::vector<float>>& values) {
+  for (int64_t s = 0; s < acts.samples(); ++s) {
+    std::vector<float> h(size_t(acts.sample_floats()));
+    acts.get(s, h.data());
+    values.push_back(h);
+  }
+}
+
 PassesResult run_passes(sq::Backend& be) {
   const sq::ModelConfig c = sqtest::tiny_config();
   const auto src = sqtest::make_tiny_model(c, 31);
   sq::BlockWeights w = sq::load_block_weights(src, c, 0);
   sq::ActivationStore acts(3, 16, c.hidden_size, SQ_DTYPE_F32);
-  for (int64_t s = 0; s < 3; ++s) acts.put(s, sqtest::random_matrix(size_t(16 * c.hidden_size), 40 + uint32_t(s)).data());
+  fill_hidden_states(acts, c.hidden_size, 40);
   sq::StageTimes times;
   sq::BlockPasses passes(be, c, w, acts, 16, times);
   PassesResult r;
@@ -125,11 +138,7 @@ PassesResult run_passes(sq::Backend& be) {
   passes.weight_changed("self_attn.q_proj");
   r.values.push_back(passes.hessian_of(sq::LinearGroup::O).matrix());
   passes.advance();
-  for (int64_t s = 0; s < 3; ++s) {
-    std::vector<float> h(size_t(acts.sample_floats()));
-    acts.get(s, h.data());
-    r.values.push_back(h);
-  }
+  append_hidden_states(acts, r.values);
   EXPECT_GT(times.forward, 0.0);
   return r;
 }
@@ -155,7 +164,7 @@ PassesResult run_two_blocks(sq::Backend& be, sq::ResidentActivations* resident, 
   const sq::ModelConfig c = sqtest::tiny_config();
   const auto src = sqtest::make_tiny_model(c, 33);
   sq::ActivationStore acts(3, 16, c.hidden_size, SQ_DTYPE_F32);
-  for (int64_t s = 0; s < 3; ++s) acts.put(s, sqtest::random_matrix(size_t(16 * c.hidden_size), 50 + uint32_t(s)).data());
+  fill_hidden_states(acts, c.hidden_size, 50);
   sq::StageTimes times;
   PassesResult r;
   for (int64_t block = 0; block < 2; ++block) {
@@ -167,11 +176,7 @@ PassesResult run_two_blocks(sq::Backend& be, sq::ResidentActivations* resident, 
     r.values.push_back(passes.hessian_of(sq::LinearGroup::QKV).matrix());
     passes.advance();
   }
-  for (int64_t s = 0; s < 3; ++s) {
-    std::vector<float> h(size_t(acts.sample_floats()));
-    acts.get(s, h.data());
-    r.values.push_back(h);
-  }
+  append_hidden_states(acts, r.values);
   return r;
 }
 
