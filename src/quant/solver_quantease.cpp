@@ -97,7 +97,7 @@ class QuantEaseSolver {
   // G = (T - Q) S exactly (one GEMM); the objective of the current point. On the device, G comes home only
   // when `g_home` (the outlier step reads it) and the objective is computed only when `objective` (the
   // trace); otherwise the returned objective is zero.
-  Objective refresh(bool g_home = true, bool objective = true) {
+  Objective refresh(bool g_home, bool objective) {
     if (dev_) {
       dev_->refresh();
       if (g_home || objective) dev_->download_g(g_.data());

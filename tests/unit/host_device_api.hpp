@@ -170,12 +170,8 @@ class HostDeviceApi final : public DeviceApi {
   void gptq_affine_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
                          const float* scales, const float* zeros, const int32_t* group_of, int bits, uint8_t* codes,
                          float* err, int64_t ld_err) override {
-    const float maxq = float((1 << bits) - 1);
     sweep_block(w, rows, cols, u, i1, i2, group_of, codes, err, ld_err, [&](int64_t g, int64_t r, float x, int* code) {
-      const float scale = scales[g * rows + r], zero = zeros[g * rows + r];
-      const float q = std::min(std::max(std::nearbyint(x / scale) + zero, 0.0f), maxq);
-      *code = int(q);
-      return scale * (q - zero);
+      return affine_round(scales, zeros, rows, bits, g, r, x, code);
     });
   }
   // The portable row fit the CUDA kernel runs (kernels/portable/kmeans_exact_row.hpp), over the caller's
@@ -233,7 +229,6 @@ class HostDeviceApi final : public DeviceApi {
       ++s_.quantease_blocks;
       if (s_.tf32_now) ++s_.sweeps_under_tf32;
     }
-    const float maxq = float((1 << bits) - 1);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = b0; j < b1; ++j) {
         const float* s_row = s + j * cols;
@@ -242,10 +237,9 @@ class HostDeviceApi final : public DeviceApi {
         const float target = qr[j] + gr[j] / s_row[j];
         float value = target;
         if (!relaxed) {
-          const float scale = scales[group_of[j] * rows + r], zero = zeros[group_of[j] * rows + r];
-          const float code = std::min(std::max(std::nearbyint(target / scale) + zero, 0.0f), maxq);
+          int code = 0;
+          value = affine_round(scales, zeros, rows, bits, group_of[j], r, target, &code);
           codes[r * cols + j] = uint8_t(code);
-          value = scale * (code - zero);
         }
         const float change = qr[j] - value;
         delta[r * ld_delta + (j - b0)] = change;
@@ -280,6 +274,15 @@ class HostDeviceApi final : public DeviceApi {
       std::memcpy(static_cast<char*>(dst) + r * dp, static_cast<const char*>(src) + r * sp, row_bytes);
   }
   static Backend& cpu() { return default_cpu_backend(); }
+  // Row r's affine grid in group g, as kernels/cuda/affine_rounding.cuh rounds (AffineGroupGrid::quantize_column).
+  static float affine_round(const float* scales, const float* zeros, int64_t rows, int bits, int64_t g, int64_t r,
+                            float x, int* code) {
+    const float maxq = float((1 << bits) - 1);
+    const float scale = scales[g * rows + r], zero = zeros[g * rows + r];
+    const float q = std::min(std::max(std::nearbyint(x / scale) + zero, 0.0f), maxq);
+    *code = int(q);
+    return scale * (q - zero);
+  }
   // One block of the GPTQ sweep in the order of round_column_rows (solver_gptq.cpp); round(g, r, x, &code)
   // gives the value of x on row r's grid of group g.
   template <typename Round>
