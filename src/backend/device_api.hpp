@@ -32,6 +32,17 @@ class DeviceApi {
   // bytes from device memory to device memory (asynchronous, ordered with the kernels).
   virtual void copy_on_device(void* dst, const void* src, size_t bytes) = 0;
 
+  // ---- downloads that overlap with later work (pipeline/block_passes.cpp) ----
+  // Page-locked host memory, which a download_async can fill while kernels run; nullptr when the system
+  // refuses (the caller then uses ordinary memory: the copies stay correct, they just do not overlap).
+  virtual void* allocate_pinned(size_t bytes) = 0;
+  virtual void release_pinned(void* ptr) noexcept = 0;
+  // Queues a copy of `bytes` from device `src` to host `dst`, after every kernel issued so far, and returns
+  // at once; later kernels do not wait for it. Until wait_downloads() returns, `dst` must not be read and
+  // `src` must not be written or released.
+  virtual void download_async(void* dst, const void* src, size_t bytes) = 0;
+  virtual void wait_downloads() = 0;
+
   // The Backend operations on device pointers (same contracts as in backend.hpp).
   virtual void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                     int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) = 0;

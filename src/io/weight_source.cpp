@@ -5,12 +5,12 @@
 namespace sq {
 
 size_t WeightSource::find(const std::string& name) const {
-  if (index_.empty()) {
+  std::call_once(*index_.built, [this] {
     const auto& ts = tensors();
-    for (size_t i = 0; i < ts.size(); ++i) index_.emplace(ts[i].name, i);
-  }
-  auto it = index_.find(name);
-  return it == index_.end() ? SIZE_MAX : it->second;
+    for (size_t i = 0; i < ts.size(); ++i) index_.names.emplace(ts[i].name, i);
+  });
+  auto it = index_.names.find(name);
+  return it == index_.names.end() ? SIZE_MAX : it->second;
 }
 
 size_t WeightSource::require(const std::string& name) const {

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,14 +37,27 @@ class WeightSource {
   // no permutation); nullptr otherwise. Valid while the source lives.
   virtual const void* raw_data(size_t index) const = 0;
 
-  // Lookup by name (built lazily on first use); returns SIZE_MAX when absent.
+  // Lookup by name (built once, on first use, safe from several threads: the job reads the next block's
+  // weights on a second thread); returns SIZE_MAX when absent.
   size_t find(const std::string& name) const;
   // Lookup that throws SQ_ERR_NOT_FOUND naming the tensor and `context` (e.g. the file).
   size_t require(const std::string& name) const;
   std::vector<float> read_f32(const std::string& name) const;
 
  private:
-  mutable std::unordered_map<std::string, size_t> index_;
+  // Built on first use; a copied source builds its own (its tensors may be the copy's).
+  struct NameIndex {
+    NameIndex() = default;
+    NameIndex(const NameIndex&) {}
+    NameIndex& operator=(const NameIndex&) {
+      built = std::make_unique<std::once_flag>();
+      names.clear();
+      return *this;
+    }
+    std::unique_ptr<std::once_flag> built = std::make_unique<std::once_flag>();
+    std::unordered_map<std::string, size_t> names;
+  };
+  mutable NameIndex index_;
 };
 
 }  // namespace sq

@@ -25,14 +25,33 @@ uint64_t quantizer_reserve(const ModelConfig& cfg) {
 
 }  // namespace
 
+void ResidentActivations::wait_for_host_copy() {
+  if (!copying_) return;
+  DeviceHandle& dev = *copying_;
+  copying_ = nullptr;
+  std::lock_guard<std::mutex> lock(dev.mutex);
+  dev.api.wait_downloads();
+}
+
+void ResidentActivations::release() noexcept {
+  try {
+    wait_for_host_copy();
+  } catch (...) {
+    // Already failing (or done): the host copy is not needed any more, the memory must still be given back.
+  }
+  buffer.reset();
+}
+
 struct BlockPasses::Device {
   Device(DeviceHandle& dev, const ModelConfig& cfg, const BlockWeights& w, const RopeTables& rope, int64_t seq)
       : handle(dev), block(dev, cfg, w, rope, seq) {}
   DeviceHandle& handle;
   DeviceBlock block;
   // Every sequence's hidden state, kept on the device for the block's passes when the budget holds it with
-  // room for the quantizers; otherwise each pass uploads and downloads one sequence at a time.
-  std::unique_ptr<DeviceBuffer> acts;
+  // room for the quantizers; otherwise (null) each pass uploads and downloads one sequence at a time. Either
+  // this block's own allocation (own_acts) or the previous block's outputs, still owned by ResidentActivations.
+  DeviceBuffer* acts = nullptr;
+  std::unique_ptr<DeviceBuffer> own_acts;
   float* sequence(int64_t s, int64_t floats) const { return acts->f32() + s * floats; }
 };
 
@@ -45,19 +64,23 @@ BlockPasses::BlockPasses(Backend& be, const ModelConfig& cfg, const BlockWeights
     const int64_t floats = acts.sample_floats();
     const uint64_t bytes = uint64_t(acts.samples()) * uint64_t(floats) * sizeof(float);
     // The previous block's outputs, still on the device: kept when this block and the quantizers' reserve fit
-    // beside them (the block's allocation must not fail for their sake), else released (the host has them).
-    std::unique_ptr<DeviceBuffer> kept;
+    // beside them (the block's allocation must not fail for their sake), else released (the host has them,
+    // once their copy has landed).
+    bool keep = false;
     if (resident_ && resident_->buffer) {
-      kept = std::move(resident_->buffer);
-      if (kept->bytes() != bytes ||
-          DeviceBlock::min_bytes(cfg, w, seq_len) + quantizer_reserve(cfg) > dev->memory.available())
-        kept.reset();
+      keep = resident_->buffer->bytes() == bytes &&
+             DeviceBlock::min_bytes(cfg, w, seq_len) + quantizer_reserve(cfg) <= dev->memory.available();
+      if (!keep) {
+        resident_->wait_for_host_copy();
+        resident_->buffer.reset();
+      }
     }
     device_ = std::make_unique<Device>(*dev, cfg, w, rope_, seq_len);
-    if (kept) {
-      device_->acts = std::move(kept);
+    if (keep) {
+      device_->acts = resident_->buffer.get();
     } else if (DeviceMemory::rounded(bytes) + quantizer_reserve(cfg) <= dev->memory.available()) {
-      device_->acts = std::make_unique<DeviceBuffer>(dev->memory, bytes, "the calibration activations");
+      device_->own_acts = std::make_unique<DeviceBuffer>(dev->memory, bytes, "the calibration activations");
+      device_->acts = device_->own_acts.get();
       std::vector<float> hidden(static_cast<size_t>(floats));
       std::lock_guard<std::mutex> lock(dev->mutex);
       for (int64_t s = 0; s < acts.samples(); ++s) {
@@ -136,16 +159,23 @@ void BlockPasses::weight_changed(const std::string& name) {
 void BlockPasses::advance() {
   StageTimer t(times_.forward);
   std::vector<float> hidden(size_t(acts_.sample_floats()));
-  if (device_ && device_->acts) {  // run every sequence, then bring the outputs home for the next block
+  if (device_ && device_->acts) {  // run every sequence in place, then bring the outputs home for the next block
+    if (resident_) resident_->wait_for_host_copy();  // the previous block's copy still reads these inputs
     const int64_t floats = acts_.sample_floats();
     const size_t b = size_t(floats) * sizeof(float);
     for (int64_t s = 0; s < acts_.samples(); ++s) device_->block.forward_on_device(device_->sequence(s, floats), seq_);
+    if (resident_ && device_->own_acts) resident_->buffer = std::move(device_->own_acts);
     std::lock_guard<std::mutex> lock(device_->handle.mutex);
+    if (resident_ && acts_.f32_sample(0)) {  // the next block's inputs stay in place; the host copy overlaps
+      for (int64_t s = 0; s < acts_.samples(); ++s)
+        device_->handle.api.download_async(acts_.f32_sample(s), device_->sequence(s, floats), b);
+      resident_->copying_ = &device_->handle;
+      return;
+    }
     for (int64_t s = 0; s < acts_.samples(); ++s) {
       device_->handle.api.download(hidden.data(), b, device_->sequence(s, floats), b, b, 1);
       acts_.put(s, hidden.data());
     }
-    if (resident_) resident_->buffer = std::move(device_->acts);  // the next block's inputs, already in place
     return;
   }
   for (int64_t s = 0; s < acts_.samples(); ++s) {

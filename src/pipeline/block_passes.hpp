@@ -20,9 +20,28 @@
 namespace sq {
 
 // The calibration hidden states on the device between two blocks' passes: the outputs of the last block
-// passed, which are the next block's inputs (the host ActivationStore holds the same values).
-struct ResidentActivations {
+// passed, which are the next block's inputs. The host ActivationStore receives the same values through a copy
+// that advance() queues and does not wait for (it overlaps with the spool write, the next block's weight upload
+// and its first passes): the store may be read, and `buffer` overwritten or released, only after
+// wait_for_host_copy(). BlockPasses and the job do so.
+class ResidentActivations {
+ public:
+  ResidentActivations() = default;
+  ~ResidentActivations() { release(); }
+  ResidentActivations(const ResidentActivations&) = delete;
+  ResidentActivations& operator=(const ResidentActivations&) = delete;
+
+  // Returns once the host store holds the values (at once when no copy is in flight). SQ_ERR_DEVICE when the
+  // copy failed.
+  void wait_for_host_copy();
+  // Waits for the copy, then frees the buffer; on the way out of a failure, so a copy error is not reported.
+  void release() noexcept;
+
   std::unique_ptr<DeviceBuffer> buffer;
+
+ private:
+  friend class BlockPasses;
+  DeviceHandle* copying_ = nullptr;  // the device whose download into the host store may still run
 };
 
 class BlockPasses {
@@ -41,7 +60,8 @@ class BlockPasses {
   HessianAccumulator hessian_of(LinearGroup group);
   // Linear layer `name` of `w` has changed (been quantized): later passes must use its new values.
   void weight_changed(const std::string& name);
-  // Runs every sequence through the whole block and stores the outputs as the next block's inputs.
+  // Runs every sequence through the whole block and stores the outputs as the next block's inputs. With
+  // `resident` and an fp32 store, the copy into the store is queued, not waited for (ResidentActivations).
   void advance();
   // True when the passes run on the backend's device, and when the calibration activations stay there
   // between passes (the budget holds them with room left for the quantizers).

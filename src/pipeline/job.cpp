@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 
 #include <nlohmann/json.hpp>
 
@@ -180,7 +181,7 @@ void Job::start() {
   resolve_bit_plan(opts_, be_, *model_.weights, cfg, log_);
   if (!data_free_)
     acts_ = std::make_unique<ActivationStore>(calib_->n_samples, calib_->seq_len, cfg.hidden_size,
-                                              opts_.activation_dtype);
+                                              opts_.activation_dtype, be_.device());
   const std::string fp = fingerprint();
   const std::string state_path = work_dir_ + "/" + kStateFile;
   bool resumed = false;
@@ -224,10 +225,7 @@ void Job::quantize_block(int64_t block) {
   if (data_free_) return quantize_block_data_free(block);
   const ModelConfig& cfg = config();
   const int64_t seq = calib_->seq_len;
-  BlockWeights w = [&] {
-    StageTimer t(times_.load);
-    return load_block_weights(*model_.weights, cfg, block);
-  }();
+  BlockWeights w = take_block_weights(block);
   BlockPasses passes(be_, cfg, w, *acts_, seq, times_, &resident_acts_);
   std::vector<std::pair<std::string, QuantizedLayer>> results;
 
@@ -258,11 +256,35 @@ void Job::quantize_block(int64_t block) {
       results.emplace_back(prefix, std::move(q));
     }
   }
-  passes.advance();  // the quantized block's outputs are the next block's inputs
-  StageTimer t(times_.spool);
-  write_spool_block(spool_block_path(work_dir_, block), results);
-  if (sink_)
-    for (const auto& [prefix, q] : results) sink_(prefix, q);
+  {
+    StageTimer t(times_.spool);
+    write_spool_block(spool_block_path(work_dir_, block), results);
+    if (sink_)
+      for (const auto& [prefix, q] : results) sink_(prefix, q);
+  }
+  // The quantized block's outputs are the next block's inputs (the last block's are not needed). Last, so
+  // that a step failing before it leaves acts_ holding this block's inputs, and the step can be run again.
+  if (block + 1 < num_blocks()) passes.advance();
+}
+
+BlockWeights Job::take_block_weights(int64_t block) {
+  const ModelConfig& cfg = config();
+  BlockWeights w;
+  {
+    StageTimer t(times_.load);  // with a read-ahead, only the time spent waiting for it
+    if (read_ahead_.valid() && read_ahead_block_ == block) w = read_ahead_.get();  // rethrows its error
+    else w = load_block_weights(*model_.weights, cfg, block);
+  }
+  if (read_ahead_.valid()) read_ahead_.wait();  // a stale read-ahead (a failed block is being retried)
+  read_ahead_ = {};
+  read_ahead_block_ = -1;
+  if (be_.device() && block + 1 < num_blocks()) {
+    read_ahead_block_ = block + 1;
+    read_ahead_ = std::async(std::launch::async, [this, &cfg, next = block + 1] {
+      return load_block_weights(*model_.weights, cfg, next);
+    });
+  }
+  return w;
 }
 
 StageTimes Job::stage_times() const {
@@ -275,7 +297,10 @@ StageTimes Job::stage_times() const {
 void Job::save_checkpoint() {
   StageTimer t(times_.spool);
   if (own_work_dir_) return;  // no checkpoint asked for: the spool alone is kept
-  if (acts_ && next_block_ < num_blocks()) acts_->save(activations_path(work_dir_, next_block_));
+  if (acts_ && next_block_ < num_blocks()) {
+    resident_acts_.wait_for_host_copy();  // the block's outputs may still be on their way into acts_
+    acts_->save(activations_path(work_dir_, next_block_));
+  }
   const nlohmann::json state = {{"fingerprint", fingerprint()}, {"next_block", next_block_},
                                 {"num_blocks", num_blocks()}, {"format_version", kSqFormatVersion}};
   write_file_atomic(work_dir_ + "/" + kStateFile, state.dump(2));
@@ -290,11 +315,11 @@ bool Job::step() {
   try {
     quantize_block(block);
   } catch (...) {
-    resident_acts_.buffer.reset();  // they may already be this block's outputs: never reuse them as its inputs
+    resident_acts_.release();  // they may already be this block's outputs: never reuse them as its inputs
     throw;
   }
   next_block_ = block + 1;
-  if (done()) resident_acts_.buffer.reset();  // no next block: give the device memory back
+  if (done()) resident_acts_.release();  // no next block: give the device memory back
   save_checkpoint();
   if (progress_) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();

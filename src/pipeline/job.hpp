@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,6 +80,10 @@ class Job {
   void start();
   void prepare_calibration();
   void quantize_block(int64_t block);
+  // Block `block`'s weights: the ones read ahead while the previous block was quantized, or read now. On a
+  // device backend, the next block's are then read ahead on a second thread (the host's mmap read and fp32
+  // conversion overlap with the device's work).
+  BlockWeights take_block_weights(int64_t block);
   // Data-free methods: each linear weight of the block is loaded, quantized, encoded and dropped in turn;
   // no calibration, activations or forward pass (job_data_free.cpp).
   void quantize_block_data_free(int64_t block);
@@ -108,6 +113,8 @@ class Job {
   std::unique_ptr<ActivationStore> acts_;
   ResidentActivations resident_acts_;  // on a device backend: acts_ as the last block left them on the device
   std::chrono::steady_clock::time_point t0_;
+  std::future<BlockWeights> read_ahead_;  // the weights of block read_ahead_block_, being read
+  int64_t read_ahead_block_ = -1;
 };
 
 }  // namespace sq

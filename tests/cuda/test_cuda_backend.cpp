@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend_parity.hpp"
 #include "cuda_test_device.hpp"
@@ -57,6 +58,33 @@ TEST(CudaBackend, OverBudgetIsAClearError) {
   auto h = sqtest::spd_matrix(1024, 2);  // 4 MiB
   sqtest::expect_error([&] { be->cholesky_inverse_upper(h.data(), 1024, 1024); }, SQ_ERR_OUT_OF_MEMORY,
                        {"--gpu-mem-budget"});
+}
+
+TEST(CudaBackend, AsyncDownloadsIntoPinnedMemoryLandAfterTheKernelsBeforeThem) {
+  auto api = sqtest::gpu_api();
+  REQUIRE_GPU(api);
+  const int64_t n = int64_t(1) << 22;  // 16 MiB
+  const auto a = sqtest::random_matrix(size_t(n), 3), b = sqtest::random_matrix(size_t(n), 4);
+  const size_t bytes = size_t(n) * sizeof(float);
+  float *da = static_cast<float*>(api->allocate(bytes)), *db = static_cast<float*>(api->allocate(bytes));
+  auto* pinned = static_cast<float*>(api->allocate_pinned(bytes));
+  ASSERT_TRUE(da && db && pinned);
+  api->upload(da, bytes, a.data(), bytes, bytes, 1);
+  api->upload(db, bytes, b.data(), bytes, bytes, 1);
+  api->subtract(da, db, da, n);           // queued before the copy: the copy must see its result
+  api->download_async(pinned, da, bytes);
+  api->subtract(db, db, db, n);           // queued after: runs beside the copy, on another buffer
+  api->wait_downloads();
+  api->synchronize();
+  std::vector<float> zeros(static_cast<size_t>(n));
+  api->download(zeros.data(), bytes, db, bytes, bytes, 1);
+  for (int64_t i = 0; i < n; i += 4099) {
+    ASSERT_EQ(pinned[i], a[size_t(i)] - b[size_t(i)]) << i;
+    ASSERT_EQ(zeros[size_t(i)], 0.0f) << i;
+  }
+  api->release_pinned(pinned);
+  api->release(da);
+  api->release(db);
 }
 
 TEST(CudaBackend, EveryMethodQuantizesALayerAsOnTheCpu) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "backend/backend.hpp"
 #include "backend/device_api.hpp"
@@ -45,6 +46,17 @@ struct HostDeviceStats {
   size_t tf32_scopes = 0;
   size_t sweeps_under_tf32 = 0;  // the quantizers' own arithmetic must stay fp32
   size_t fail_above = SIZE_MAX;  // allocations larger than this fail, as a full device would
+  // download_async copies are held back until wait_downloads(), the latest moment a real device may finish
+  // them, so a reader that does not wait sees stale bytes and a writer that does not wait changes the copy.
+  struct PendingCopy {
+    void* dst;
+    const void* src;
+    size_t bytes;
+  };
+  std::vector<PendingCopy> pending;
+  size_t async_downloads = 0, pinned_live = 0;
+  size_t released_while_copying = 0;  // device memory released while a pending copy still reads it
+  bool refuse_pinned = false;         // allocate_pinned fails, as on a system that limits locked memory
 };
 
 class HostDeviceApi final : public DeviceApi {
@@ -64,6 +76,11 @@ class HostDeviceApi final : public DeviceApi {
   }
   void release(void* ptr) noexcept override {
     std::lock_guard<std::mutex> lock(s_.mu);
+    const auto* begin = static_cast<const char*>(ptr);
+    for (const HostDeviceStats::PendingCopy& c : s_.pending) {
+      const auto* src = static_cast<const char*>(c.src);
+      if (src >= begin && src < begin + s_.live[ptr]) ++s_.released_while_copying;
+    }
     s_.live_bytes -= s_.live[ptr];
     s_.live.erase(ptr);
     std::free(ptr);
@@ -78,6 +95,29 @@ class HostDeviceApi final : public DeviceApi {
     copy(dst, dp, src, sp, row_bytes, rows);
   }
   void copy_on_device(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+
+  void* allocate_pinned(size_t bytes) override {
+    if (s_.refuse_pinned) return nullptr;
+    std::lock_guard<std::mutex> lock(s_.mu);
+    ++s_.pinned_live;
+    return std::malloc(bytes);
+  }
+  void release_pinned(void* ptr) noexcept override {
+    if (!ptr) return;
+    std::lock_guard<std::mutex> lock(s_.mu);
+    --s_.pinned_live;
+    std::free(ptr);
+  }
+  void download_async(void* dst, const void* src, size_t bytes) override {
+    std::lock_guard<std::mutex> lock(s_.mu);
+    s_.pending.push_back({dst, src, bytes});
+    ++s_.async_downloads;
+  }
+  void wait_downloads() override {
+    std::lock_guard<std::mutex> lock(s_.mu);
+    for (const HostDeviceStats::PendingCopy& c : s_.pending) std::memcpy(c.dst, c.src, c.bytes);
+    s_.pending.clear();
+  }
 
   void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
             const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {

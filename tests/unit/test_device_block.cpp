@@ -4,6 +4,7 @@
 // error when the block does not fit the budget.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 
 #include "backend/offload/offload_backend.hpp"
@@ -160,7 +161,8 @@ TEST(DeviceBlock, PassesMatchTheHostWithActivationsResidentOrStreamed) {
 // Two consecutive blocks' passes (the QKV Hessian, then the outputs) over the same activation store, the way
 // the job runs them; `resident` (nullable) carries the hidden states on the device between the blocks.
 PassesResult run_two_blocks(sq::Backend& be, sq::ResidentActivations* resident, size_t* second_block_uploads = nullptr,
-                            const sq::test::HostDeviceStats* stats = nullptr) {
+                            const sq::test::HostDeviceStats* stats = nullptr,
+                            const std::function<void()>& between_blocks = {}) {
   const sq::ModelConfig c = sqtest::tiny_config();
   const auto src = sqtest::make_tiny_model(c, 33);
   sq::ActivationStore acts(3, 16, c.hidden_size, SQ_DTYPE_F32);
@@ -168,6 +170,7 @@ PassesResult run_two_blocks(sq::Backend& be, sq::ResidentActivations* resident, 
   sq::StageTimes times;
   PassesResult r;
   for (int64_t block = 0; block < 2; ++block) {
+    if (block == 1 && between_blocks) between_blocks();
     const sq::BlockWeights w = sq::load_block_weights(src, c, block);
     const size_t before = stats ? stats->uploads : 0;
     sq::BlockPasses passes(be, c, w, acts, 16, times, resident);
@@ -176,6 +179,7 @@ PassesResult run_two_blocks(sq::Backend& be, sq::ResidentActivations* resident, 
     r.values.push_back(passes.hessian_of(sq::LinearGroup::QKV).matrix());
     passes.advance();
   }
+  if (resident) resident->wait_for_host_copy();  // the second block's outputs may still be on their way
   append_hidden_states(acts, r.values);
   return r;
 }
@@ -212,6 +216,25 @@ TEST(DeviceBlock, LeftoverActivationsOfTheWrongShapeAreNotUsed) {
   sq::ResidentActivations none;
   EXPECT_EQ(run_two_blocks(*tight.be, &none).values.size(), ref.values.size());
   EXPECT_EQ(none.buffer, nullptr);
+}
+
+TEST(DeviceBlock, ABlockThatCannotKeepTheActivationsWaitsForTheirHostCopy) {
+  // Block 0 leaves its outputs on the device with their host copy in flight (the stand-in lands it only when
+  // waited for); block 1 gets a budget too small to keep them, so it must wait for the copy and stream the
+  // hidden states from the host store.
+  HostDevice plain(uint64_t(1) << 30), dev(uint64_t(1) << 30);
+  const PassesResult ref = run_two_blocks(*plain.be, nullptr);
+  sq::ResidentActivations resident;
+  size_t pending = 0;
+  const PassesResult out = run_two_blocks(*dev.be, &resident, nullptr, nullptr, [&] {
+    pending = dev.stats.pending.size();
+    dev.be->device()->memory.set_budget(uint64_t(32) << 20);
+  });
+  EXPECT_EQ(pending, 3u) << "block 0's three sequences were still being copied";
+  EXPECT_FALSE(out.resident);
+  EXPECT_EQ(resident.buffer, nullptr);
+  EXPECT_EQ(dev.stats.released_while_copying, 0u);
+  EXPECT_EQ(out.values, ref.values);
 }
 
 TEST(DeviceBlock, JobRunsItsPassesOnTheDevice) {

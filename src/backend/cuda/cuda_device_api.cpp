@@ -1,6 +1,8 @@
 // DeviceApi on one CUDA GPU. Row-major matrices are handed to column-major cuBLAS/cuSOLVER as their
 // transposes. All work is issued on one non-blocking stream and copies synchronize it, so each call's
-// results are in place when it returns (the offload backend relies on that).
+// results are in place when it returns (the offload backend relies on that). The one exception is
+// download_async: its copies run on a second stream, after an event recorded on the first, so they overlap
+// with the kernels issued after them.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -48,8 +50,13 @@ class CudaDeviceApi final : public DeviceApi {
     check_cublas(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
     check_cusolver(cusolverDnCreate(&solver_), "cusolverDnCreate");
     check_cusolver(cusolverDnSetStream(solver_, stream_), "cusolverDnSetStream");
+    check_cuda(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking), "cudaStreamCreate (copies)");
+    check_cuda(cudaEventCreateWithFlags(&issued_, cudaEventDisableTiming), "cudaEventCreate");
   }
   ~CudaDeviceApi() override {
+    if (copy_stream_) cudaStreamSynchronize(copy_stream_);
+    if (issued_) cudaEventDestroy(issued_);
+    if (copy_stream_) cudaStreamDestroy(copy_stream_);
     if (solver_) cusolverDnDestroy(solver_);
     if (blas_) cublasDestroy(blas_);
     if (stream_) cudaStreamDestroy(stream_);
@@ -77,6 +84,30 @@ class CudaDeviceApi final : public DeviceApi {
   void download(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes,
                 size_t rows) override {
     copy(dst, dst_pitch, src, src_pitch, row_bytes, rows, cudaMemcpyDeviceToHost, "download from the GPU");
+  }
+
+  void* allocate_pinned(size_t bytes) override {
+    select();
+    void* p = nullptr;
+    if (cudaHostAlloc(&p, bytes, cudaHostAllocDefault) != cudaSuccess) {
+      (void)cudaGetLastError();  // a refusal is not an error: the caller falls back to ordinary memory
+      return nullptr;
+    }
+    return p;
+  }
+  void release_pinned(void* ptr) noexcept override {
+    if (ptr) cudaFreeHost(ptr);
+  }
+  void download_async(void* dst, const void* src, size_t bytes) override {
+    select();
+    if (bytes == 0) return;
+    check_cuda(cudaEventRecord(issued_, stream_), "cudaEventRecord");
+    check_cuda(cudaStreamWaitEvent(copy_stream_, issued_, 0), "cudaStreamWaitEvent");
+    check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, copy_stream_), "download from the GPU");
+  }
+  void wait_downloads() override {
+    select();
+    check_cuda(cudaStreamSynchronize(copy_stream_), "download from the GPU (waiting for it)");
   }
 
   void copy_on_device(void* dst, const void* src, size_t bytes) override {
@@ -286,6 +317,8 @@ class CudaDeviceApi final : public DeviceApi {
 
   int device_;
   cudaStream_t stream_ = nullptr;
+  cudaStream_t copy_stream_ = nullptr;  // download_async
+  cudaEvent_t issued_ = nullptr;        // where on stream_ the next async download starts
   cublasHandle_t blas_ = nullptr;
   cusolverDnHandle_t solver_ = nullptr;
 };
