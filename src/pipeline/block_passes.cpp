@@ -120,8 +120,9 @@ HessianAccumulator BlockPasses::hessian_of(LinearGroup group) {
           device_->block.forward_on_device(device_->sequence(s, acts_.sample_floats()), seq_, &capture, group);
           continue;
         }
-        acts_.get(s, hidden.data());
-        device_->block.forward(hidden.data(), seq_, &capture, group);
+        // An fp32 store is uploaded from in place (pinned memory on a device backend); the pass stops at
+        // the capture, so nothing is written back.
+        device_->block.forward(host_sequence(s, hidden), seq_, &capture, group);
       }
     }
     if (!acc) throw_error(SQ_ERR_INTERNAL, "the device forward pass never captured a linear group's input");
@@ -179,11 +180,22 @@ void BlockPasses::advance() {
     return;
   }
   for (int64_t s = 0; s < acts_.samples(); ++s) {
+    if (device_) {  // in place in an fp32 store: the device copies straight from and into it
+      float* x = host_sequence(s, hidden);
+      device_->block.forward(x, seq_);
+      if (x == hidden.data()) acts_.put(s, x);
+      continue;
+    }
     acts_.get(s, hidden.data());
-    if (device_) device_->block.forward(hidden.data(), seq_);
-    else block_forward(be_, cfg_, w_, rope_, hidden.data(), seq_);
+    block_forward(be_, cfg_, w_, rope_, hidden.data(), seq_);
     acts_.put(s, hidden.data());
   }
+}
+
+float* BlockPasses::host_sequence(int64_t s, std::vector<float>& scratch) {
+  if (float* x = acts_.f32_sample(s)) return x;
+  acts_.get(s, scratch.data());
+  return scratch.data();
 }
 
 }  // namespace sq

@@ -8,6 +8,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/backend.hpp"
 #include "backend/offload/device_memory.hpp"
@@ -70,6 +71,8 @@ class BlockPasses {
 
  private:
   struct Device;
+  // Sequence s of the host store as fp32: in place when the store is fp32, else converted into `scratch`.
+  float* host_sequence(int64_t s, std::vector<float>& scratch);
   Backend& be_;
   const ModelConfig& cfg_;
   const BlockWeights& w_;

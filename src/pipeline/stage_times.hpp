@@ -1,6 +1,7 @@
 // Where a job's wall time goes, in seconds, summed over the blocks of this run (a resumed run counts only
 // its own blocks). load reads each block's weights (on a device backend it also uploads them and, when they
-// stay there, the calibration activations); forward excludes the Hessian accumulation done inside it; sweep is the quantizers' time
+// stay there, the calibration activations; there the weights are read ahead while the previous block runs, so
+// load counts only the wait for them); forward excludes the Hessian accumulation done inside it; sweep is the quantizers' time
 // apart from their Cholesky factorizations; spool covers the per-block spool file, the layer sink (the
 // caller's callback) and the resume checkpoint (with its activations); write is the final output.
 #pragma once

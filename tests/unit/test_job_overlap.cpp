@@ -91,6 +91,10 @@ TEST(JobOverlap, OverlappedCopiesGiveTheCpuLayersAndTheSynchronousRunsBits) {
   EXPECT_EQ(overlapped.stats.async_downloads, 3u * 3u) << "3 sequences after each of the first 3 blocks";
   expect_close(out, cpu, 1e-3, "fp32");
   EXPECT_EQ(run_job(*refused.be), out);
+  // A budget that holds a block but not the hidden states: each sequence streams from the store, in place.
+  HostDevice streamed(uint64_t(32) << 20);
+  expect_close(run_job(*streamed.be), cpu, 1e-3, "streamed");
+  EXPECT_EQ(streamed.stats.async_downloads, 0u);
   // bf16 activations are rounded on the host: those blocks' outputs come home synchronously. (Only block 0 is
   // compared with the CPU: a last-bit difference in a block's outputs can move a bf16 rounding by 2^-8, so the
   // later blocks' codes legitimately diverge.)
