@@ -110,10 +110,11 @@ SQ_API sq_error *sq_context_set_log(sq_context *ctx, sq_log_fn fn, int32_t min_l
 SQ_API sq_error *sq_context_set_memory_budget(sq_context *ctx, uint64_t bytes);
 /**
  * Arithmetic of a GPU context's calibration forward pass and Hessian accumulation: "fp32" (the default:
- * plain fp32, results agree with the CPU reference to rounding) or "tf32" (TF32 tensor cores on NVIDIA
- * Ampere and later: GEMM inputs rounded to 10-bit mantissas, fp32 accumulation; several times faster). The
- * quantizers' own arithmetic stays fp32 either way. Ignored on CPU; any other string is
- * SQ_ERR_INVALID_ARGUMENT.
+ * plain fp32, results agree with the CPU reference to rounding), "tf32" (TF32 tensor cores on NVIDIA
+ * Ampere and later: GEMM inputs rounded to 10-bit mantissas, fp32 accumulation; several times faster) or
+ * "bf16" (the forward's GEMM inputs may be rounded to bf16's 8-bit mantissas, at twice TF32's tensor-core
+ * rate; the Hessians stay TF32). The quantizers' own arithmetic stays fp32 in every mode. Ignored on CPU;
+ * any other string is SQ_ERR_INVALID_ARGUMENT.
  */
 SQ_API sq_error *sq_context_set_matmul_precision(sq_context *ctx, const char *precision);
 /** The device string this context runs on ("cpu", "cuda:0"). Owned by the context. */

@@ -114,7 +114,7 @@ SQ_API sq_error* sq_context_set_threads(sq_context* ctx, int32_t threads) {
 #ifdef SQ_HAVE_CUDA
     else ctx->backend = sq::make_cuda_backend(cuda_index(ctx->device), threads, ctx->memory_budget);
 #endif
-    ctx->backend->set_tf32_forward(ctx->tf32);
+    ctx->backend->set_forward_matmul(ctx->forward_inputs);
   });
 }
 
@@ -143,10 +143,13 @@ SQ_API sq_error* sq_context_set_matmul_precision(sq_context* ctx, const char* pr
   return guard([&] {
     require_arg(ctx, "sq_context_set_matmul_precision", "ctx");
     const std::string p = precision ? precision : "";
-    if (p != "fp32" && p != "tf32")
-      sq::throw_error(SQ_ERR_INVALID_ARGUMENT, "matmul precision '", p, "' is not recognized; expected \"fp32\" or \"tf32\"");
-    ctx->tf32 = p == "tf32";
-    ctx->backend->set_tf32_forward(ctx->tf32);
+    if (p != "fp32" && p != "tf32" && p != "bf16")
+      sq::throw_error(SQ_ERR_INVALID_ARGUMENT, "matmul precision '", p,
+                      "' is not recognized; expected \"fp32\", \"tf32\" or \"bf16\"");
+    ctx->forward_inputs = p == "tf32"   ? sq::MatmulInputs::TF32
+                          : p == "bf16" ? sq::MatmulInputs::BF16
+                                        : sq::MatmulInputs::FP32;
+    ctx->backend->set_forward_matmul(ctx->forward_inputs);
   });
 }
 

@@ -19,7 +19,7 @@ struct sq_context {
   std::string device = "cpu";
   int threads = 0;
   uint64_t memory_budget = uint64_t(32) << 30;
-  bool tf32 = false;  // sq_context_set_matmul_precision
+  sq::MatmulInputs forward_inputs = sq::MatmulInputs::FP32;  // sq_context_set_matmul_precision
   sq::Logger log;
   std::unique_ptr<sq::Backend> backend;
 };

@@ -11,9 +11,10 @@
 #include <mutex>
 #include <string>
 
+#include "backend/device_api.hpp"
+
 namespace sq {
 
-class DeviceApi;
 class DeviceMemory;
 
 // The device of a device backend, for code that keeps data resident there across many operations (the
@@ -23,8 +24,9 @@ struct DeviceHandle {
   DeviceApi& api;
   DeviceMemory& memory;
   std::mutex& mutex;
-  // The block forward's GEMMs and the Hessian accumulation may use TF32 (sq_context_set_matmul_precision).
-  bool tf32_forward = false;
+  // What the block forward's GEMMs (and the Hessian accumulation) may round their inputs to
+  // (sq_context_set_matmul_precision).
+  MatmulInputs forward_inputs = MatmulInputs::FP32;
 };
 
 class Backend {
@@ -53,8 +55,8 @@ class Backend {
   // (bytes). A host-only backend has no device memory: the budget is ignored and the peak is 0.
   virtual void set_device_memory_budget(uint64_t /*bytes*/) {}
   virtual uint64_t device_memory_peak() const { return 0; }
-  // Let the device's block forward and Hessians use TF32 GEMMs (see DeviceHandle); ignored without a device.
-  virtual void set_tf32_forward(bool /*on*/) {}
+  // Let the device's block forward and Hessians round GEMM inputs (see DeviceHandle); ignored without a device.
+  virtual void set_forward_matmul(MatmulInputs /*inputs*/) {}
   // The backend's device; nullptr for a host-only backend.
   virtual DeviceHandle* device() { return nullptr; }
 

@@ -14,6 +14,11 @@
 
 namespace sq {
 
+// What the device's GEMMs may round their fp32 inputs to (accumulation stays fp32): nothing (FP32, the CPU's
+// arithmetic to rounding), TF32 (10-bit mantissas, tensor cores) or BF16 (8-bit mantissas, tensor cores at
+// twice TF32's rate). sq_context_set_matmul_precision; only the calibration forward pass uses the last two.
+enum class MatmulInputs { FP32, TF32, BF16 };
+
 class DeviceApi {
  public:
   virtual ~DeviceApi() = default;
@@ -77,9 +82,10 @@ class DeviceApi {
   // Softmax in place over `batch` score matrices [tokens, tokens] (stride tokens^2), row i over keys
   // [i - window + 1, i] (window <= 0: [0, i]); the masked entries become 0.
   virtual void causal_softmax(float* scores, int64_t tokens, int64_t batch, int64_t window) = 0;
-  // While on, gemm, gemm_strided_batched and syrk_ata_upper may round their inputs to TF32 (tensor cores);
-  // off (the default) they are plain fp32.
-  virtual void set_tf32(bool on) = 0;
+  // From now on gemm and gemm_strided_batched may round their inputs to `inputs`, and syrk_ata_upper to TF32
+  // unless `inputs` is FP32 (a Hessian from bf16-rounded activations would lose more than the forward does,
+  // and SYRK has no bf16 form). FP32 is the default.
+  virtual void set_matmul_inputs(MatmulInputs inputs) = 0;
   // Wait until every kernel issued so far has finished (for timing; copies already wait).
   virtual void synchronize() = 0;
 

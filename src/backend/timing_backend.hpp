@@ -39,7 +39,7 @@ class TimingBackend final : public Backend {
   void set_device_memory_budget(uint64_t bytes) override { inner_.set_device_memory_budget(bytes); }
   uint64_t device_memory_peak() const override { return inner_.device_memory_peak(); }
   DeviceHandle* device() override { return inner_.device(); }
-  void set_tf32_forward(bool on) override { inner_.set_tf32_forward(on); }
+  void set_forward_matmul(MatmulInputs inputs) override { inner_.set_forward_matmul(inputs); }
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) override {
     inner_.parallel_for(n, fn);
   }

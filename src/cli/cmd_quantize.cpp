@@ -173,8 +173,9 @@ void setup_quantize(CLI::App& app) {
   cmd->add_option("--gpu-mem-budget", args.gpu_mem_budget,
                   "Most device memory the CUDA backend may hold, e.g. 24G (default 32G); exceeding it is an error");
   cmd->add_option("--gpu-matmul", args.gpu_matmul,
-                  "GPU calibration forward and Hessians: fp32 (default, matches the CPU) or tf32 (tensor cores, faster)")
-      ->check(CLI::IsMember({"fp32", "tf32"}));
+                  "GPU calibration forward and Hessians: fp32 (default, matches the CPU), tf32 (tensor cores, "
+                  "faster) or bf16 (forward GEMM inputs rounded to bf16, Hessians in tf32; fastest)")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   cmd->add_option("--checkpoint-dir", args.checkpoint, "Resume checkpoint directory (default OUT.checkpoint)");
   cmd->add_flag("--resume", args.resume, "Continue from the checkpoint of an interrupted run");
   cmd->add_option("--damp", args.damp,

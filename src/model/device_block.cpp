@@ -27,22 +27,22 @@ int64_t heads_per_score_batch(const DeviceMemory& mem, int64_t group, int64_t to
   return std::max<int64_t>(1, std::min<int64_t>(group, int64_t(avail / per_head)));
 }
 
-// TF32 GEMMs for the duration of one forward pass (and the Hessian accumulations it feeds) when the backend
-// was asked for them; the device lock is held throughout, so no other work sees the mode.
-class Tf32Scope {
+// Reduced-precision GEMM inputs for the duration of one forward pass (and the Hessian accumulations it feeds)
+// when the backend was asked for them; the device lock is held throughout, so no other work sees the mode.
+class MatmulScope {
  public:
-  explicit Tf32Scope(DeviceHandle& dev) : api_(dev.api), on_(dev.tf32_forward) {
-    if (on_) api_.set_tf32(true);
+  explicit MatmulScope(DeviceHandle& dev) : api_(dev.api), on_(dev.forward_inputs != MatmulInputs::FP32) {
+    if (on_) api_.set_matmul_inputs(dev.forward_inputs);
   }
-  ~Tf32Scope() {
+  ~MatmulScope() {
     if (!on_) return;
     try {
-      api_.set_tf32(false);
+      api_.set_matmul_inputs(MatmulInputs::FP32);
     } catch (...) {  // a failing device reports itself on the next call; a destructor must not throw
     }
   }
-  Tf32Scope(const Tf32Scope&) = delete;
-  Tf32Scope& operator=(const Tf32Scope&) = delete;
+  MatmulScope(const MatmulScope&) = delete;
+  MatmulScope& operator=(const MatmulScope&) = delete;
 
  private:
   DeviceApi& api_;
@@ -184,7 +184,7 @@ void DeviceBlock::forward_on_device(float* hidden_device, int64_t tokens, const 
 }
 
 bool DeviceBlock::run(int64_t tokens, const DeviceCaptureFn* capture, std::optional<LinearGroup> stop_after) {
-  const Tf32Scope precision(dev_);
+  const MatmulScope precision(dev_);
   DeviceApi& d = dev_.api;
   Buffers& b = *buf_;
   const int64_t h = cfg_.hidden_size, hd = cfg_.head_dim;

@@ -43,7 +43,8 @@ class DeviceBlock {
   void update_linear(const std::string& name, const std::vector<float>& w);
 
   // hidden [tokens, hidden_size] host memory, updated in place to the block's output. With
-  // dev.tf32_forward the pass's GEMMs (and the captures' Hessian SYRKs) may use TF32. `capture` sees each
+  // dev.forward_inputs other than FP32 the pass's GEMMs (and the captures' Hessian SYRKs) may round their
+  // inputs (MatmulInputs). `capture` sees each
   // linear group's input on the device; with stop_after the pass returns right after that group's capture
   // (hidden is then left unchanged).
   void forward(float* hidden, int64_t tokens, const DeviceCaptureFn* capture = nullptr,

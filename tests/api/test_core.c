@@ -50,6 +50,7 @@ int main(void) {
   CHECK(sq_context_device_memory_peak(NULL) == 0);
   CHECK(sq_context_set_memory_budget(ctx, (uint64_t)24 << 30) == NULL);
   CHECK(sq_context_set_matmul_precision(ctx, "tf32") == NULL);
+  CHECK(sq_context_set_matmul_precision(ctx, "bf16") == NULL);
   CHECK(sq_context_set_matmul_precision(ctx, "fp32") == NULL);
   err = sq_context_set_matmul_precision(ctx, "fp16");
   CHECK(err != NULL && sq_error_code(err) == SQ_ERR_INVALID_ARGUMENT && strstr(sq_error_message(err), "fp16") != NULL);

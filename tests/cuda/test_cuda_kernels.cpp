@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <utility>
@@ -139,6 +140,35 @@ TEST(CudaKernels, StridedBatchedGemmMatchesCpuWithASharedOperand) {
                 a.gemm_strided_batched(false, tb, m, n, k, 0.125f, p[0], lda, k, p[1], tb ? k : n, 0, 0.0f, p[2], n,
                                        m * n, batch);
               }), 1e-5) << "trans_b " << tb;
+}
+
+TEST(CudaKernels, Bf16GemmInputsStayWithinBf16RoundingOfTheFp32Product) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  // The stand-in rounds both inputs to bf16 and multiplies in fp32; cuBLAS's FAST_16BF may do the same or
+  // round to TF32, so the GPU is checked against the fp32 product at bf16's precision (2^-8 relative per
+  // input, partly cancelling over k = 512 products) and the distance to the emulation is printed.
+  const int64_t m = 256, n = 192, k = 512;
+  const Buffers b{sqtest::random_matrix(size_t(m * k), 21), sqtest::random_matrix(size_t(k * n), 22),
+                  std::vector<float>(size_t(m * n))};
+  const KernelFn product = [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+    a.gemm(false, false, m, n, k, 1.0f, p[0], k, p[1], n, 0.0f, p[2], n);
+  };
+  const KernelFn bf16 = [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+    a.set_matmul_inputs(sq::MatmulInputs::BF16);
+    product(a, p);
+    a.set_matmul_inputs(sq::MatmulInputs::FP32);
+  };
+  sq::test::HostDeviceStats stats;
+  sq::test::HostDeviceApi host(stats);
+  const auto exact = run_kernel(host, b, 2, product), emulated = run_kernel(host, b, 2, bf16);
+  const auto gpu = run_kernel(*d, b, 2, bf16);
+  const double off_exact = sqtest::relative_error(gpu, exact), emulation = sqtest::relative_error(emulated, exact);
+  EXPECT_GT(emulation, 1e-4) << "the stand-in did not round";
+  EXPECT_LT(off_exact, 2 * emulation);
+  EXPECT_LT(sqtest::relative_error(run_kernel(*d, b, 2, product), exact), 1e-5) << "FP32 restored";
+  std::printf("bf16 GEMM: GPU vs fp32 %.3g, stand-in bf16 emulation vs fp32 %.3g, GPU vs emulation %.3g\n", off_exact,
+              emulation, sqtest::relative_error(gpu, emulated));
 }
 
 TEST(CudaKernels, DeviceBlockMatchesTheHostBlockForward) {

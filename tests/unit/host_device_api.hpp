@@ -42,9 +42,11 @@ struct HostDeviceStats {
   size_t gaussian_fits = 0;    // rms_scale_fit calls
   size_t hadamard_rotations = 0;  // hadamard_rotate_rows calls
   size_t quantease_blocks = 0;    // quantease_affine_block calls
-  bool tf32_now = false;   // the host keeps computing in fp32; the tests check when TF32 is asked for
-  size_t tf32_scopes = 0;
-  size_t sweeps_under_tf32 = 0;  // the quantizers' own arithmetic must stay fp32
+  // Reduced GEMM inputs: TF32 is not emulated (the host keeps computing in fp32; the tests check when it is
+  // asked for); BF16 is, by rounding gemm's inputs to bf16 (to nearest even) before the fp32 product.
+  MatmulInputs matmul_now = MatmulInputs::FP32;
+  size_t reduced_scopes = 0;       // set_matmul_inputs calls other than FP32
+  size_t sweeps_under_reduced = 0;  // the quantizers' own arithmetic must stay fp32
   size_t fail_above = SIZE_MAX;  // allocations larger than this fail, as a full device would
   // download_async copies are held back until wait_downloads(), the latest moment a real device may finish
   // them, so a reader that does not wait sees stale bytes and a writer that does not wait changes the copy.
@@ -121,8 +123,22 @@ class HostDeviceApi final : public DeviceApi {
 
   void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
             const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {
+    std::vector<float> a16, b16;
+    if (s_.matmul_now == MatmulInputs::BF16) {
+      a16 = bf16_rounded(a, ta ? k : m, ta ? m : k, lda);
+      b16 = bf16_rounded(b, tb ? n : k, tb ? k : n, ldb);
+      a = a16.data();
+      b = b16.data();
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blasint(m),
                 blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc));
+  }
+  // A copy of the rows x cols matrix x (leading dimension ld, same layout) with every value rounded to bf16.
+  static std::vector<float> bf16_rounded(const float* x, int64_t rows, int64_t cols, int64_t ld) {
+    std::vector<float> out(static_cast<size_t>(rows > 0 ? (rows - 1) * ld + cols : 0));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) out[size_t(r * ld + c)] = bf16_to_float(float_to_bf16(x[r * ld + c]));
+    return out;
   }
   void syrk_ata_upper(int64_t n, int64_t k, float alpha, const float* a, int64_t lda, float beta, float* c,
                       int64_t ldc) override {
@@ -178,10 +194,10 @@ class HostDeviceApi final : public DeviceApi {
       }
   }
   void synchronize() override {}
-  void set_tf32(bool on) override {
+  void set_matmul_inputs(MatmulInputs inputs) override {
     std::lock_guard<std::mutex> lock(s_.mu);
-    s_.tf32_now = on;
-    if (on) ++s_.tf32_scopes;
+    s_.matmul_now = inputs;
+    if (inputs != MatmulInputs::FP32) ++s_.reduced_scopes;
   }
 
   void minmax_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, int bits, bool sym,
@@ -267,7 +283,7 @@ class HostDeviceApi final : public DeviceApi {
     {
       std::lock_guard<std::mutex> lock(s_.mu);
       ++s_.quantease_blocks;
-      if (s_.tf32_now) ++s_.sweeps_under_tf32;
+      if (s_.matmul_now != MatmulInputs::FP32) ++s_.sweeps_under_reduced;
     }
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = b0; j < b1; ++j) {
@@ -329,7 +345,7 @@ class HostDeviceApi final : public DeviceApi {
   void sweep_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
                    const int32_t* group_of, uint8_t* codes, float* err, int64_t ld_err, const Round& round) {
     ++s_.sweep_blocks;
-    if (s_.tf32_now) ++s_.sweeps_under_tf32;
+    if (s_.matmul_now != MatmulInputs::FP32) ++s_.sweeps_under_reduced;
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t i = i1; i < i2; ++i) {
         float* wr = w + r * cols;

@@ -53,7 +53,7 @@ size_t same_as_cpu(const Layer& l, const sq::QuantizeOptions& o, uint64_t budget
   EXPECT_EQ(d_dev.initial_solver_objective, d_ref.initial_solver_objective);
   EXPECT_EQ(d_dev.lambda_max, d_ref.lambda_max);
   EXPECT_EQ(d_dev.relaxed, d_ref.relaxed);
-  EXPECT_EQ(dev.stats.sweeps_under_tf32, 0u);
+  EXPECT_EQ(dev.stats.sweeps_under_reduced, 0u);
   EXPECT_EQ(dev.stats.live_bytes, 0u);
   return dev.stats.quantease_blocks;
 }

@@ -120,6 +120,13 @@ class CudaDeviceApi final : public DeviceApi {
             const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {
     select();
     // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T.
+    if (bf16_gemms_) {
+      check_cublas(cublasGemmEx(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m),
+                                int(k), &alpha, b, CUDA_R_32F, int(ldb), a, CUDA_R_32F, int(lda), &beta, c, CUDA_R_32F,
+                                int(ldc), CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT),
+                   "cublasGemmEx (bf16 inputs)");
+      return;
+    }
     check_cublas(cublasSgemm(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m),
                              int(k), &alpha, b, int(ldb), a, int(lda), &beta, c, int(ldc)),
                  "cublasSgemm");
@@ -173,6 +180,14 @@ class CudaDeviceApi final : public DeviceApi {
                             int64_t ldc, int64_t sc, int64_t batch) override {
     select();
     // Row-major as in gemm: the column-major product C^T = op(B)^T op(A)^T, batch by batch.
+    if (bf16_gemms_) {
+      check_cublas(cublasGemmStridedBatchedEx(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                              int(n), int(m), int(k), &alpha, b, CUDA_R_32F, int(ldb), sb, a,
+                                              CUDA_R_32F, int(lda), sa, &beta, c, CUDA_R_32F, int(ldc), sc,
+                                              int(batch), CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT),
+                   "cublasGemmStridedBatchedEx (bf16 inputs)");
+      return;
+    }
     check_cublas(cublasSgemmStridedBatched(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
                                            int(n), int(m), int(k), &alpha, b, int(ldb), sb, a, int(lda), sa, &beta,
                                            c, int(ldc), sc, int(batch)),
@@ -198,8 +213,12 @@ class CudaDeviceApi final : public DeviceApi {
     select();
     check_cuda(cuda::launch_causal_softmax(scores, tokens, batch, window, stream_), "causal_softmax kernel");
   }
-  void set_tf32(bool on) override {
-    check_cublas(cublasSetMathMode(blas_, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  // TF32 and BF16 both set the TF32 math mode (which SYRK follows); BF16 GEMMs then go through cublasGemmEx
+  // with CUBLAS_COMPUTE_32F_FAST_16BF: fp32 operands, rounded to bf16 inside the kernel, fp32 accumulation.
+  void set_matmul_inputs(MatmulInputs inputs) override {
+    check_cublas(cublasSetMathMode(blas_, inputs == MatmulInputs::FP32 ? CUBLAS_DEFAULT_MATH : CUBLAS_TF32_TENSOR_OP_MATH),
+                 "cublasSetMathMode");
+    bf16_gemms_ = inputs == MatmulInputs::BF16;
   }
   void synchronize() override {
     select();
@@ -319,6 +338,7 @@ class CudaDeviceApi final : public DeviceApi {
   cudaStream_t stream_ = nullptr;
   cudaStream_t copy_stream_ = nullptr;  // download_async
   cudaEvent_t issued_ = nullptr;        // where on stream_ the next async download starts
+  bool bf16_gemms_ = false;             // set_matmul_inputs(BF16)
   cublasHandle_t blas_ = nullptr;
   cusolverDnHandle_t solver_ = nullptr;
 };

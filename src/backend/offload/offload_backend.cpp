@@ -23,9 +23,9 @@ class OffloadBackend final : public Backend {
   void set_device_memory_budget(uint64_t bytes) override { mem_.set_budget(bytes); }
   uint64_t device_memory_peak() const override { return mem_.peak(); }
   DeviceHandle* device() override { return &handle_; }
-  void set_tf32_forward(bool on) override {
+  void set_forward_matmul(MatmulInputs inputs) override {
     std::lock_guard<std::mutex> lock(mu_);
-    handle_.tf32_forward = on;
+    handle_.forward_inputs = inputs;
   }
 
   void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,

@@ -73,7 +73,7 @@ class Context(_Handle):
         check(lib.sq_context_set_memory_budget(self.ptr, int(nbytes)))
 
     def set_matmul_precision(self, precision):
-        """'fp32' (default) or 'tf32': arithmetic of a GPU context's calibration forward pass and Hessians."""
+        """'fp32' (default), 'tf32' or 'bf16': arithmetic of a GPU context's calibration forward pass and Hessians."""
         check(lib.sq_context_set_matmul_precision(self.ptr, str(precision).encode()))
 
     def set_log(self, fn, min_level=1):
