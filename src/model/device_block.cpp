@@ -31,8 +31,8 @@ int64_t heads_per_score_batch(const DeviceMemory& mem, int64_t group, int64_t to
 // when the backend was asked for them; the device lock is held throughout, so no other work sees the mode.
 class MatmulScope {
  public:
-  explicit MatmulScope(DeviceHandle& dev) : api_(dev.api), on_(dev.forward_inputs != MatmulInputs::FP32) {
-    if (on_) api_.set_matmul_inputs(dev.forward_inputs);
+  MatmulScope(DeviceApi& api, MatmulInputs inputs) : api_(api), on_(inputs != MatmulInputs::FP32) {
+    if (on_) api_.set_matmul_inputs(inputs);
   }
   ~MatmulScope() {
     if (!on_) return;
@@ -72,7 +72,7 @@ struct DeviceBlock::Buffers {
 
 DeviceBlock::DeviceBlock(DeviceHandle& dev, const ModelConfig& cfg, const BlockWeights& w, const RopeTables& rope,
                          int64_t tokens)
-    : dev_(dev), cfg_(cfg), max_tokens_(tokens) {
+    : dev_(dev), inputs_(dev.forward_inputs), cfg_(cfg), max_tokens_(tokens) {
   if (tokens <= 0) throw_error(SQ_ERR_INVALID_ARGUMENT, "device block: token count must be positive, got ", tokens);
   if (tokens > rope.max_tokens || rope.half * 2 != cfg.head_dim)
     throw_error(SQ_ERR_INVALID_ARGUMENT, "device block: the RoPE tables cover ", rope.max_tokens,
@@ -184,7 +184,7 @@ void DeviceBlock::forward_on_device(float* hidden_device, int64_t tokens, const 
 }
 
 bool DeviceBlock::run(int64_t tokens, const DeviceCaptureFn* capture, std::optional<LinearGroup> stop_after) {
-  const MatmulScope precision(dev_);
+  const MatmulScope precision(dev_.api, inputs_);
   DeviceApi& d = dev_.api;
   Buffers& b = *buf_;
   const int64_t h = cfg_.hidden_size, hd = cfg_.head_dim;

@@ -57,6 +57,9 @@ class DeviceBlock {
 
   // Query heads whose score matrices are computed in one batch (a whole GQA group when the budget allows).
   int64_t score_heads() const;
+  // What this block's GEMMs may round their inputs to; dev.forward_inputs unless set here (evaluation keeps
+  // FP32, so a perplexity does not depend on the calibration's speed setting).
+  void set_matmul_inputs(MatmulInputs inputs) { inputs_ = inputs; }
 
  private:
   struct Buffers;
@@ -67,6 +70,7 @@ class DeviceBlock {
   void attention(int64_t tokens);
 
   DeviceHandle& dev_;
+  MatmulInputs inputs_;
   const ModelConfig& cfg_;
   int64_t max_tokens_;
   std::map<std::string, std::unique_ptr<DeviceBuffer>> weights_;  // by tensor name within the block

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/offload/device_memory.hpp"
+#include "model/device_block.hpp"
 #include "model/llama_block.hpp"
 #include "util/error.hpp"
 
@@ -20,6 +22,8 @@ void require_config(const ModelConfig& cfg, const char* what) {
 }
 
 // Embed `count` sequences of `len` tokens each and run them through every block. hidden: [count, len, hidden].
+// On a device backend each block is uploaded once and runs resident (model/device_block.hpp) in plain fp32,
+// when the budget holds it; otherwise its operations are staged one by one like on any backend.
 void run_blocks(Backend& be, const WeightSource& src, const ModelConfig& cfg, const int32_t* tokens, int64_t count,
                 int64_t len, std::vector<float>& hidden) {
   const int64_t h = cfg.hidden_size;
@@ -28,6 +32,13 @@ void run_blocks(Backend& be, const WeightSource& src, const ModelConfig& cfg, co
   const RopeTables rope = make_rope_tables(cfg, len);
   for (int64_t layer = 0; layer < cfg.num_hidden_layers; ++layer) {
     const BlockWeights w = load_block_weights(src, cfg, layer);
+    DeviceHandle* dev = be.device();
+    if (dev && DeviceBlock::min_bytes(cfg, w, len) <= dev->memory.available()) {
+      DeviceBlock block(*dev, cfg, w, rope, len);
+      block.set_matmul_inputs(MatmulInputs::FP32);
+      for (int64_t s = 0; s < count; ++s) block.forward(hidden.data() + s * len * h, len);
+      continue;
+    }
     for (int64_t s = 0; s < count; ++s) block_forward(be, cfg, w, rope, hidden.data() + s * len * h, len);
   }
 }

@@ -42,6 +42,7 @@ struct HostDeviceStats {
   size_t gaussian_fits = 0;    // rms_scale_fit calls
   size_t hadamard_rotations = 0;  // hadamard_rotate_rows calls
   size_t quantease_blocks = 0;    // quantease_affine_block calls
+  size_t rms_norms = 0;           // rms_norm calls: whether a block ran resident (model/device_block.hpp)
   // Reduced GEMM inputs: TF32 is not emulated (the host keeps computing in fp32; the tests check when it is
   // asked for); BF16 is, by rounding gemm's inputs to bf16 (to nearest even) before the fp32 product.
   MatmulInputs matmul_now = MatmulInputs::FP32;
@@ -168,6 +169,8 @@ class HostDeviceApi final : public DeviceApi {
   }
   void rms_norm(const float* x, const float* weight, int64_t rows, int64_t dim, float eps, float* y) override {
     ops::rms_norm(cpu(), x, weight, rows, dim, double(eps), y);
+    std::lock_guard<std::mutex> lock(s_.mu);
+    ++s_.rms_norms;
   }
   void rope(float* x, const float* cos, const float* sin, int64_t tokens, int64_t heads, int64_t head_dim) override {
     RopeTables t;

@@ -161,6 +161,16 @@ TEST(OffloadBackend, JobAndPerplexityMatchTheCpuRun) {
   sq::PerplexityOptions po;
   po.seq_len = 32;
   const double p_ref = sq::model_perplexity(sq::default_cpu_backend(), src, cfg, tokens.data(), tokens.size(), po).perplexity;
+  const size_t norms_before = off.stats.rms_norms;
   const double p_out = sq::model_perplexity(*off.be, src, cfg, tokens.data(), tokens.size(), po).perplexity;
   EXPECT_NEAR(p_out, p_ref, 1e-4 * p_ref);
+  EXPECT_EQ(off.stats.rms_norms - norms_before, size_t(2 * 2 * 3)) << "2 norms x 2 blocks x 3 windows, resident";
+  // Evaluation stays fp32 whatever the calibration forward may use (the stand-in really rounds bf16).
+  off.be->set_forward_matmul(sq::MatmulInputs::BF16);
+  EXPECT_EQ(sq::model_perplexity(*off.be, src, cfg, tokens.data(), tokens.size(), po).perplexity, p_out);
+  // A budget too small for a resident block: each operation is staged, as for any backend.
+  Offload small(uint64_t(64) << 10);
+  const double p_staged = sq::model_perplexity(*small.be, src, cfg, tokens.data(), tokens.size(), po).perplexity;
+  EXPECT_EQ(small.stats.rms_norms, 0u);
+  EXPECT_NEAR(p_staged, p_ref, 1e-4 * p_ref);
 }
