@@ -87,7 +87,8 @@ PerplexityResult model_perplexity(Backend& be, const WeightSource& src, const Mo
   const int64_t len = opt.seq_len, h = cfg.hidden_size;
   const uint64_t window_bytes = uint64_t(len * h) * sizeof(float);
   const int64_t per_batch = std::max<int64_t>(1, int64_t(opt.batch_bytes / window_bytes));
-  const LmHead head(src, cfg);
+  LmHead head(src, cfg);
+  head.keep_on_device(be, std::min(kHeadRows, len));
   const int64_t vocab = head.vocab();
   std::vector<float> hidden, logits(size_t(std::min(kHeadRows, len) * vocab));
   double total_nll = 0.0;

@@ -4,11 +4,13 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/offload/device_memory.hpp"
 #include "io/model_config.hpp"
 #include "io/weight_source.hpp"
 
@@ -68,13 +70,20 @@ void embed_tokens(const WeightSource& src, const ModelConfig& cfg, const int32_t
 class LmHead {
  public:
   LmHead(const WeightSource& src, const ModelConfig& cfg);
+  ~LmHead();
   void logits(Backend& be, const float* hidden, int64_t tokens, float* out) const;
   int64_t vocab() const { return vocab_; }
+  // On a device backend whose budget holds the head's weight beside a chunk of `max_tokens` rows and their
+  // logits, upload the weight once, so each logits() call on `be` moves only its rows and their logits (an
+  // offloaded GEMM would upload the whole head per call: 2 GB for a 128k-vocabulary 4096-wide model).
+  void keep_on_device(Backend& be, int64_t max_tokens);
 
  private:
   const ModelConfig& cfg_;
   std::vector<float> norm_, weight_;
   int64_t vocab_ = 0;
+  std::unique_ptr<DeviceBuffer> device_weight_;  // keep_on_device
+  DeviceHandle* device_ = nullptr;
 };
 
 }  // namespace sq

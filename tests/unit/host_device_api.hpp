@@ -34,7 +34,7 @@ namespace sq::test {
 struct HostDeviceStats {
   std::mutex mu;
   std::map<void*, size_t> live;
-  size_t live_bytes = 0, peak_bytes = 0, uploads = 0;
+  size_t live_bytes = 0, peak_bytes = 0, uploads = 0, uploaded_bytes = 0;
   size_t sweep_blocks = 0;     // gptq_*_block calls: whether a GPTQ sweep ran on the "device"
   size_t loss_aware_fits = 0;  // loss_aware_affine_fit calls
   size_t lut_fits = 0;         // lut_kmeans_fit calls
@@ -93,6 +93,7 @@ class HostDeviceApi final : public DeviceApi {
     copy(dst, dp, src, sp, row_bytes, rows);
     std::lock_guard<std::mutex> lock(s_.mu);
     ++s_.uploads;
+    s_.uploaded_bytes += row_bytes * rows;
   }
   void download(void* dst, size_t dp, const void* src, size_t sp, size_t row_bytes, size_t rows) override {
     copy(dst, dp, src, sp, row_bytes, rows);

@@ -168,6 +168,15 @@ TEST(OffloadBackend, JobAndPerplexityMatchTheCpuRun) {
   // Evaluation stays fp32 whatever the calibration forward may use (the stand-in really rounds bf16).
   off.be->set_forward_matmul(sq::MatmulInputs::BF16);
   EXPECT_EQ(sq::model_perplexity(*off.be, src, cfg, tokens.data(), tokens.size(), po).perplexity, p_out);
+  // The LM head is uploaded once: three more windows add only their hidden states (one upload per block) and
+  // the head's input rows (31 per window), not the head's 50 x 32 weights.
+  off.be->set_forward_matmul(sq::MatmulInputs::FP32);
+  const auto six_windows = sqtest::random_tokens(192, cfg.vocab_size, 8);
+  const size_t before3 = off.stats.uploaded_bytes;
+  sq::model_perplexity(*off.be, src, cfg, tokens.data(), tokens.size(), po);
+  const size_t bytes3 = off.stats.uploaded_bytes - before3, before6 = off.stats.uploaded_bytes;
+  sq::model_perplexity(*off.be, src, cfg, six_windows.data(), six_windows.size(), po);
+  EXPECT_EQ(off.stats.uploaded_bytes - before6 - bytes3, size_t(3 * (2 * 32 * 32 + 31 * 32) * 4));
   // A budget too small for a resident block: each operation is staged, as for any backend.
   Offload small(uint64_t(64) << 10);
   const double p_staged = sq::model_perplexity(*small.be, src, cfg, tokens.data(), tokens.size(), po).perplexity;
