@@ -148,6 +148,17 @@ inline void expect_layer_parity(sq::Backend& be, int64_t rows, int64_t cols, uin
   }
 }
 
+// GPTQ 4-bit g16 with `n_samples` random calibration sequences of `seq_len` tokens (seed 5), for the tiny models.
+inline void configure_tiny_gptq(sq::Job& job, int64_t n_samples, int64_t seq_len) {
+  job.options().method = "gptq";
+  job.options().group_size = 16;
+  sq::CalibrationSet calib;
+  calib.n_samples = n_samples;
+  calib.seq_len = seq_len;
+  calib.tokens = random_tokens(n_samples * seq_len, tiny_config().vocab_size, 5);
+  job.set_calibration_samples(calib);
+}
+
 // GPTQ over the tiny two-block model on `be`: the dequantized weights of every layer, in job order.
 inline std::vector<std::vector<float>> tiny_gptq_job(sq::Backend& be) {
   const auto cfg = tiny_config();
@@ -157,13 +168,7 @@ inline std::vector<std::vector<float>> tiny_gptq_job(sq::Backend& be) {
   m.weights = std::make_unique<MemorySource>(make_tiny_model(cfg, 21));
   sq::Logger log;
   sq::Job job(be, log, m);
-  job.options().method = "gptq";
-  job.options().group_size = 16;
-  sq::CalibrationSet calib;
-  calib.n_samples = 4;
-  calib.seq_len = 16;
-  calib.tokens = random_tokens(64, cfg.vocab_size, 5);
-  job.set_calibration_samples(calib);
+  configure_tiny_gptq(job, 4, 16);
   std::vector<std::vector<float>> deq;
   job.set_layer_sink([&](const std::string&, const sq::QuantizedLayer& l) { deq.push_back(l.dequant); });
   job.run();

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "backend/backend.hpp"
+#include "backend_parity.hpp"
 #include "io/model_files.hpp"
 #include "pipeline/job.hpp"
 #include "test_files.hpp"
@@ -29,15 +30,9 @@ class HostileJob : public ::testing::Test {
     return m;
   }
   void configure(sq::Job& job, const std::string& checkpoint, bool resume) {
-    job.options().method = "gptq";
-    job.options().group_size = 16;
+    sqtest::configure_tiny_gptq(job, 2, 8);
     job.options().checkpoint_dir = checkpoint;
     job.options().resume = resume;
-    sq::CalibrationSet calib;
-    calib.n_samples = 2;
-    calib.seq_len = 8;
-    calib.tokens = sqtest::random_tokens(16, sqtest::tiny_config().vocab_size, 5);
-    job.set_calibration_samples(calib);
   }
   std::unique_ptr<sq::Backend> be_ = sq::make_cpu_backend(2);
   sq::Logger log_;

@@ -54,16 +54,10 @@ sq::ModelFiles four_blocks(const std::string& drop = "") {
 }
 
 void configure(sq::Job& job, sq::DType acts = SQ_DTYPE_F32, const std::string& checkpoint = "", bool resume = false) {
-  job.options().method = "gptq";
-  job.options().group_size = 16;
+  sqtest::configure_tiny_gptq(job, 3, 16);
   job.options().activation_dtype = acts;
   job.options().checkpoint_dir = checkpoint;
   job.options().resume = resume;
-  sq::CalibrationSet calib;
-  calib.n_samples = 3;
-  calib.seq_len = 16;
-  calib.tokens = sqtest::random_tokens(48, sqtest::tiny_config().vocab_size, 7);
-  job.set_calibration_samples(calib);
 }
 
 Layers run_job(sq::Backend& be, sq::DType acts = SQ_DTYPE_F32) {
