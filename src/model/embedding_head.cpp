@@ -77,6 +77,9 @@ void LmHead::keep_on_device(Backend& be, int64_t max_tokens) {
                         DeviceMemory::rounded(t * v * sizeof(float));
   if (need > dev->memory.available()) return;  // staged per call instead
   device_weight_ = std::make_unique<DeviceBuffer>(dev->memory, weight_.size() * sizeof(float), "the LM head");
+  device_rows_in_ = std::make_unique<DeviceBuffer>(dev->memory, size_t(t * h) * sizeof(float), "the LM head's input rows");
+  device_logits_ = std::make_unique<DeviceBuffer>(dev->memory, size_t(t * v) * sizeof(float), "the logits");
+  device_rows_ = max_tokens;
   std::lock_guard<std::mutex> lock(dev->mutex);
   const size_t bytes = weight_.size() * sizeof(float);
   dev->api.upload(device_weight_->get(), bytes, weight_.data(), bytes, bytes, 1);
@@ -87,15 +90,13 @@ void LmHead::logits(Backend& be, const float* hidden, int64_t tokens, float* out
   const int64_t h = cfg_.hidden_size;
   std::vector<float> x(size_t(tokens * h));
   ops::rms_norm(be, hidden, norm_.data(), tokens, h, cfg_.rms_norm_eps, x.data());
-  if (device_weight_ && be.device() == device_) {
-    DeviceBuffer dx(device_->memory, x.size() * sizeof(float), "the LM head's input rows");
-    DeviceBuffer dout(device_->memory, size_t(tokens * vocab_) * sizeof(float), "the logits");
+  if (device_weight_ && be.device() == device_ && tokens <= device_rows_) {
     std::lock_guard<std::mutex> lock(device_->mutex);
     const size_t xb = size_t(h) * sizeof(float), ob = size_t(vocab_) * sizeof(float);
-    device_->api.upload(dx.get(), xb, x.data(), xb, xb, size_t(tokens));
-    device_->api.gemm(false, true, tokens, vocab_, h, 1.0f, dx.f32(), h, device_weight_->f32(), h, 0.0f, dout.f32(),
-                      vocab_);
-    device_->api.download(out, ob, dout.get(), ob, ob, size_t(tokens));
+    device_->api.upload(device_rows_in_->get(), xb, x.data(), xb, xb, size_t(tokens));
+    device_->api.gemm(false, true, tokens, vocab_, h, 1.0f, device_rows_in_->f32(), h, device_weight_->f32(), h, 0.0f,
+                      device_logits_->f32(), vocab_);
+    device_->api.download(out, ob, device_logits_->get(), ob, ob, size_t(tokens));
     return;
   }
   be.gemm(false, true, tokens, vocab_, h, 1.0f, x.data(), h, weight_.data(), h, 0.0f, out, vocab_);

@@ -82,7 +82,9 @@ class LmHead {
   const ModelConfig& cfg_;
   std::vector<float> norm_, weight_;
   int64_t vocab_ = 0;
-  std::unique_ptr<DeviceBuffer> device_weight_;  // keep_on_device
+  // keep_on_device: the weight, and room for a chunk of up to device_rows_ rows and their logits.
+  std::unique_ptr<DeviceBuffer> device_weight_, device_rows_in_, device_logits_;
+  int64_t device_rows_ = 0;
   DeviceHandle* device_ = nullptr;
 };
 

@@ -20,13 +20,8 @@ ActivationStore::ActivationStore(int64_t n_samples, int64_t seq_len, int64_t hid
     pinned_ = static_cast<uint8_t*>(pin_with->api.allocate_pinned(size_));
     if (pinned_) pin_ = pin_with;
   }
-  if (pinned_) {
-    std::memset(pinned_, 0, size_);
-    data_ = pinned_;
-  } else {
-    bytes_.resize(size_);
-    data_ = bytes_.data();
-  }
+  if (pinned_) std::memset(pinned_, 0, size_);
+  else bytes_.resize(size_);
 }
 
 ActivationStore::~ActivationStore() {
@@ -36,19 +31,19 @@ ActivationStore::~ActivationStore() {
 }
 
 void ActivationStore::get(int64_t s, float* dst) const {
-  convert_to_f32(dtype_, sample_bytes(s), dst, size_t(sample_floats()));
+  convert_to_f32(dtype_, data() + offset(s), dst, size_t(sample_floats()));
 }
 
 void ActivationStore::put(int64_t s, const float* src) {
-  convert_from_f32(dtype_, src, sample_bytes(s), size_t(sample_floats()));
+  convert_from_f32(dtype_, src, data() + offset(s), size_t(sample_floats()));
 }
 
 float* ActivationStore::f32_sample(int64_t s) {
-  return dtype_ == SQ_DTYPE_F32 ? reinterpret_cast<float*>(sample_bytes(s)) : nullptr;
+  return dtype_ == SQ_DTYPE_F32 ? reinterpret_cast<float*>(data() + offset(s)) : nullptr;
 }
 
 void ActivationStore::save(const std::string& path) const {
-  write_file_atomic(path, std::string(reinterpret_cast<const char*>(data_), size_));
+  write_file_atomic(path, std::string(reinterpret_cast<const char*>(data()), size_));
 }
 
 void ActivationStore::load(const std::string& path) {
@@ -56,7 +51,7 @@ void ActivationStore::load(const std::string& path) {
   if (data.size() != size_)
     throw_error(SQ_ERR_FORMAT, "checkpoint file '", path, "': holds ", data.size(), " bytes of activations, expected ",
                 size_);
-  std::memcpy(data_, data.data(), data.size());
+  std::memcpy(this->data(), data.data(), data.size());
 }
 
 }  // namespace sq

@@ -32,7 +32,9 @@ class ActivationStore {
   void load(const std::string& path);        // size must match exactly
 
  private:
-  uint8_t* sample_bytes(int64_t s) const { return data_ + size_t(s * sample_floats()) * elem_; }
+  uint8_t* data() { return pinned_ ? pinned_ : bytes_.data(); }
+  const uint8_t* data() const { return pinned_ ? pinned_ : bytes_.data(); }
+  size_t offset(int64_t s) const { return size_t(s * sample_floats()) * elem_; }
 
   int64_t n_, seq_, hidden_;
   DType dtype_;
@@ -40,8 +42,7 @@ class ActivationStore {
   size_t size_ = 0;
   std::vector<uint8_t> bytes_;      // ordinary memory
   DeviceHandle* pin_ = nullptr;     // the device that allocated pinned_
-  uint8_t* pinned_ = nullptr;       // page-locked memory, or null
-  uint8_t* data_ = nullptr;         // whichever of the two holds the values
+  uint8_t* pinned_ = nullptr;       // page-locked memory (holding the values), or null
 };
 
 }  // namespace sq

@@ -159,7 +159,7 @@ void BlockPasses::weight_changed(const std::string& name) {
 
 void BlockPasses::advance() {
   StageTimer t(times_.forward);
-  std::vector<float> hidden(size_t(acts_.sample_floats()));
+  std::vector<float> hidden;  // a host sequence, where the values cannot be used in place
   if (device_ && device_->acts) {  // run every sequence in place, then bring the outputs home for the next block
     if (resident_) resident_->wait_for_host_copy();  // the previous block's copy still reads these inputs
     const int64_t floats = acts_.sample_floats();
@@ -173,12 +173,14 @@ void BlockPasses::advance() {
       resident_->copying_ = &device_->handle;
       return;
     }
+    hidden.resize(size_t(floats));
     for (int64_t s = 0; s < acts_.samples(); ++s) {
       device_->handle.api.download(hidden.data(), b, device_->sequence(s, floats), b, b, 1);
       acts_.put(s, hidden.data());
     }
     return;
   }
+  hidden.resize(size_t(acts_.sample_floats()));
   for (int64_t s = 0; s < acts_.samples(); ++s) {
     if (device_) {  // in place in an fp32 store: the device copies straight from and into it
       float* x = host_sequence(s, hidden);
