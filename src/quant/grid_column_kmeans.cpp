@@ -1,6 +1,7 @@
 #include "quant/grid_column_kmeans.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "quant/grid_lut_kmeans.hpp"
@@ -33,6 +34,10 @@ void ColumnKMeansGrid::fit(int64_t column, const float* values, int64_t rows) {
   if (rows != rows_ || column < 0 || size_t(column) >= bits_.size())
     throw_error(SQ_ERR_INTERNAL, "column k-means grid: fit of column ", column, " with ", rows, " rows; grid has ",
                 bits_.size(), " columns of ", rows_, " rows");
+  for (int64_t r = 0; r < rows; ++r)  // checked first: a reserved inf would otherwise escape the fit's check
+    if (!std::isfinite(values[r]))
+      throw_error(SQ_ERR_NUMERIC, "column k-means grid: working column ", column, " holds ", values[r], " in row ", r,
+                  " (expected finite weights)");
   const int32_t k = reserve_[size_t(column)];
   std::vector<int32_t>& reserved = reserved_rows_[size_t(column)];
   reserved.clear();
@@ -60,6 +65,14 @@ void ColumnKMeansGrid::fit(int64_t column, const float* values, int64_t rows) {
   const KMeans1dResult result = solver_.solve(kept_.data(), nullptr, int64_t(kept_.size()), levels);
   std::copy(result.centroids.begin(), result.centroids.end(), levels_.begin() + level_offset_[size_t(column)]);
   reserved_residual_[size_t(column)].assign(reserved.size(), 0.0f);
+}
+
+void ColumnKMeansGrid::set_column(int64_t column, const float* levels, const int32_t* reserved,
+                                  const float* residuals) {
+  const size_t c = size_t(column), n = size_t(2 * reserve_[c]);
+  std::copy(levels, levels + (int64_t(1) << bits_[c]), levels_.begin() + level_offset_[c]);
+  reserved_rows_[c].assign(reserved, reserved + n);
+  reserved_residual_[c].assign(residuals, residuals + n);
 }
 
 void ColumnKMeansGrid::round(int64_t column, int64_t row_begin, const float* w, int64_t n, uint8_t* codes,

@@ -27,6 +27,16 @@ class ColumnKMeansGrid final : public ColumnGrid {
   // original column order: working column i is original column perm[i] (perm empty = identity).
   void store(QuantizedLayer& out, const std::vector<int32_t>& perm) const;
 
+  int64_t columns() const { return int64_t(bits_.size()); }
+  int bits(int64_t column) const { return bits_[size_t(column)]; }
+  int32_t reserve(int64_t column) const { return reserve_[size_t(column)]; }
+  // The fitted levels (2^bits ascending) and reserved rows (ascending) of a working column.
+  const float* levels(int64_t column) const { return levels_.data() + level_offset_[size_t(column)]; }
+  const std::vector<int32_t>& reserved_rows(int64_t column) const { return reserved_rows_[size_t(column)]; }
+  // Takes a column's fit and rounding done elsewhere (the device sweep, quant/solver_claq_device.hpp):
+  // 2^bits levels, 2 * reserve reserved rows ascending and their residuals.
+  void set_column(int64_t column, const float* levels, const int32_t* reserved, const float* residuals);
+
  private:
   int64_t rows_;
   std::vector<uint8_t> bits_;

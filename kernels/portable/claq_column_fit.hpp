@@ -1,0 +1,487 @@
+// CLAQ's column fit (quant/grid_column_kmeans.cpp) as a program for a team of threads that share memory: the
+// column's `reserve` smallest and largest values (ties broken by row) are set aside, and the rest get
+// KMeans1dSolver's default fit (quant/kmeans_1d.cpp, CoarseLloyd): sort, duplicate merge, shifted prefix sums,
+// coarse bins closed by count or span, the exact divide-and-conquer program on the bins, Lloyd steps on every
+// point, the centroids rounded to float. The device runs it with one CUDA thread block per column
+// (kernels/cuda/claq_column.cu); the CPU tests run it with a host team and compare with ColumnKMeansGrid bit
+// for bit.
+//
+// Why a team and not one thread: a column has as many values as the layer has rows (up to 28672), and the
+// fits of a layer are strictly sequential (each column is fitted on values the previous columns' errors have
+// updated), so one column must be spread over many threads to be fast. Every step below is a phase
+// `team.for_each(n, f)`: f(i) for all i in [0, n), on any threads in any order, and then every thread waits.
+// Items of one phase never read what another item of the same phase writes, so the result does not depend on
+// how the items are spread: the host tests run them forwards, backwards, and with different team sizes.
+// Results are the CPU's bit for bit because every floating-point value is computed by the same expression
+// from the same operands: parallel steps only sort (a total order on (value, row)), count, or pick a leftmost
+// minimum, which are exact; the two prefix sums in double, whose rounding depends on their order, run as two
+// sequential chains (one thread each).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "portable/portable.hpp"
+
+namespace sq {
+
+// KMeans1dOptions' defaults, the options ColumnKMeansGrid fits with.
+struct ColumnFitOptions {
+  int max_iter = 100;
+  double tol = 1e-6;
+  int coarse_bins = 512;
+};
+
+// Most threads a team may have (the scan's per-thread counts are sized for it).
+constexpr int kMaxColumnFitTeam = 1024;
+// Entries of the divide-and-conquer search's per-lane partial minima; a level with more nodes gives each
+// node fewer lanes.
+constexpr int kColumnFitPartials = 4096;
+
+namespace column_fit {
+
+struct Range {  // one node of the divide-and-conquer tree: j in [jlo, jhi], split points in [ilo, ihi]
+  int jlo, jhi, ilo, ihi;
+};
+
+struct State {  // scalars that one phase writes and the following phases read
+  int bad;      // a value is not finite
+  int m;        // distinct kept values
+  int bins;     // coarse bins used
+  int stop;     // Lloyd: stop iterating
+  double shift;
+};
+
+SQ_PORTABLE inline int64_t align8(int64_t bytes) { return (bytes + 7) / 8 * 8; }
+SQ_PORTABLE inline int pow2_at_least(int n) {
+  int p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+// Largest program the exact step solves: all m <= bins points, or fewer than 2 bins + 1 coarse bins (each bin
+// closes on count, at most `bins` of them, or on a span of range / bins, fewer than `bins` of them).
+SQ_PORTABLE inline int max_program(int levels, const ColumnFitOptions& o) {
+  const int bins = o.coarse_bins > 4 * levels ? o.coarse_bins : 4 * levels;
+  return 2 * bins + 1;
+}
+
+// The scratch, carved out of one buffer in this order (8-byte aligned pieces).
+struct Layout {
+  State* state;
+  float* key_v;      // [p] sort keys: value, row (rows..p-1 are padding, sorted last)
+  int32_t* key_r;    // [p]
+  int32_t* chunk;    // [kMaxColumnFitTeam + 1] distinct values per scan chunk, then their offsets
+  int32_t* run_end;  // [rows] distinct value d covers kept sorted values [run_end[d - 1], run_end[d])
+  int32_t* next;     // [rows] coarse: where a bin starting at a point closes
+  int32_t* edge;     // [nb + 1] coarse bin edges
+  double* xs;        // [rows] distinct values minus the shift
+  double* ts;        // [rows] count * x
+  double* tq;        // [rows] count * x * x
+  double* pw;        // [rows + 1] prefix sums of count, count x, count x^2
+  double* ps;
+  double* pq;
+  double* bw;        // [nb + 1] the same at the coarse bin edges
+  double* bs;
+  double* bq;
+  double* row_a;     // [nb + 1] the program's previous and current rows
+  double* row_b;
+  int32_t* arg;      // [levels * (nb + 1)] split points
+  Range* level_a;    // [nb + 1] nodes of the tree's current and next levels
+  Range* level_b;
+  double* part_v;    // [kColumnFitPartials] per-lane partial minima
+  int32_t* part_i;
+  double* cen;       // [levels] centroids, then Lloyd's working arrays
+  double* move;
+  double* weight;
+  double* cost;
+  int32_t* seg;
+  int32_t* prev_seg;
+  int32_t* ub;
+  int64_t bytes;
+};
+
+SQ_PORTABLE inline Layout layout(void* base, int rows, int levels, const ColumnFitOptions& o) {
+  Layout l{};
+  char* b = static_cast<char*>(base);
+  int64_t at = 0;
+  const auto take = [&](int64_t bytes) {
+    char* p = b ? b + at : nullptr;
+    at += align8(bytes);
+    return p;
+  };
+  const int p = pow2_at_least(rows), nb = max_program(levels, o);
+  const int64_t r = rows, n1 = int64_t(rows) + 1, b1 = int64_t(nb) + 1, k = levels;
+  l.state = reinterpret_cast<State*>(take(sizeof(State)));
+  l.key_v = reinterpret_cast<float*>(take(4 * int64_t(p)));
+  l.key_r = reinterpret_cast<int32_t*>(take(4 * int64_t(p)));
+  l.chunk = reinterpret_cast<int32_t*>(take(4 * (kMaxColumnFitTeam + 1)));
+  l.run_end = reinterpret_cast<int32_t*>(take(4 * r));
+  l.next = reinterpret_cast<int32_t*>(take(4 * r));
+  l.edge = reinterpret_cast<int32_t*>(take(4 * b1));
+  l.xs = reinterpret_cast<double*>(take(8 * r));
+  l.ts = reinterpret_cast<double*>(take(8 * r));
+  l.tq = reinterpret_cast<double*>(take(8 * r));
+  l.pw = reinterpret_cast<double*>(take(8 * n1));
+  l.ps = reinterpret_cast<double*>(take(8 * n1));
+  l.pq = reinterpret_cast<double*>(take(8 * n1));
+  l.bw = reinterpret_cast<double*>(take(8 * b1));
+  l.bs = reinterpret_cast<double*>(take(8 * b1));
+  l.bq = reinterpret_cast<double*>(take(8 * b1));
+  l.row_a = reinterpret_cast<double*>(take(8 * b1));
+  l.row_b = reinterpret_cast<double*>(take(8 * b1));
+  l.arg = reinterpret_cast<int32_t*>(take(4 * k * b1));
+  l.level_a = reinterpret_cast<Range*>(take(int64_t(sizeof(Range)) * b1));
+  l.level_b = reinterpret_cast<Range*>(take(int64_t(sizeof(Range)) * b1));
+  l.part_v = reinterpret_cast<double*>(take(8 * kColumnFitPartials));
+  l.part_i = reinterpret_cast<int32_t*>(take(4 * kColumnFitPartials));
+  l.cen = reinterpret_cast<double*>(take(8 * k));
+  l.move = reinterpret_cast<double*>(take(8 * k));
+  l.weight = reinterpret_cast<double*>(take(8 * k));
+  l.cost = reinterpret_cast<double*>(take(8 * k));
+  l.seg = reinterpret_cast<int32_t*>(take(4 * k));
+  l.prev_seg = reinterpret_cast<int32_t*>(take(4 * k));
+  l.ub = reinterpret_cast<int32_t*>(take(4 * k));
+  l.bytes = at;
+  return l;
+}
+
+SQ_PORTABLE inline bool finite(float v) { return v - v == 0.0f; }
+
+// (value, row) order; padding rows (>= rows) after every real one.
+SQ_PORTABLE inline bool key_less(float va, int32_t ra, float vb, int32_t rb, int rows) {
+  const bool pa = ra >= rows, pb = rb >= rows;
+  if (pa != pb) return pb;
+  return va < vb || (va == vb && ra < rb);
+}
+
+// Within-segment weighted sum of squares of points [i, j), as SegmentCost in kmeans_1d.cpp.
+SQ_PORTABLE inline double segment_cost(const double* w, const double* s, const double* q, int i, int j) {
+  const double ww = w[j] - w[i];
+  if (ww <= 0.0) return 0.0;
+  const double ss = s[j] - s[i];
+  return (q[j] - q[i]) - ss * ss / ww;
+}
+
+// First index in [lo, hi) whose xs exceeds v (hi if none), as std::upper_bound.
+SQ_PORTABLE inline int upper_bound(const double* xs, int lo, int hi, double v) {
+  while (lo < hi) {
+    const int mid = lo + (hi - lo) / 2;
+    if (v < xs[mid]) hi = mid; else lo = mid + 1;
+  }
+  return lo;
+}
+
+template <typename T>
+SQ_PORTABLE inline void sort_small(T* a, int n) {  // insertion sort, ascending
+  for (int i = 1; i < n; ++i) {
+    const T v = a[i];
+    int at = i;
+    while (at > 0 && v < a[at - 1]) {
+      a[at] = a[at - 1];
+      --at;
+    }
+    a[at] = v;
+  }
+}
+
+// KMeans1dSolver::exact on the m points whose prefix sums are w, s, q: centroids into l.cen.
+template <typename Team>
+SQ_PORTABLE void exact(Team& team, const Layout& l, const double* w, const double* s, const double* q, int m, int k) {
+  double* prev = l.row_a;
+  double* cur = l.row_b;
+  const int64_t arg_row = int64_t(m) + 1;
+  team.for_each(m + 1, [&](int64_t j) { prev[j] = j == 0 ? double(INFINITY) : segment_cost(w, s, q, 0, int(j)); });
+  for (int c = 2; c <= k; ++c) {
+    team.for_each(m + 1, [&](int64_t j) { cur[j] = double(INFINITY); });
+    int32_t* arg = l.arg + (c - 1) * arg_row;
+    // The divide-and-conquer tree of dc_layer, a level at a time: a node's middle j searches the split points
+    // its parent's choice leaves it. The tree's shape depends only on [jlo, jhi], so every node of a level is
+    // known when the level starts; a level of `slots` slots has nodes of at most `size` j values.
+    const int jlo = c, jhi = m - (k - c);
+    Range* nodes = l.level_a;
+    Range* children = l.level_b;
+    team.for_each(1, [&](int64_t) { nodes[0] = Range{jlo, jhi, c - 1, jhi - 1}; });
+    int slots = 1;
+    for (int size = jhi - jlo + 1; size >= 1; size /= 2, slots *= 2) {
+      int lanes = kColumnFitPartials / slots;
+      lanes = lanes > 32 ? 32 : lanes < 1 ? 1 : lanes;
+      // Each lane keeps the leftmost minimum of prev[i] + cost(i, jmid) over every lanes-th i of the window.
+      team.for_each(int64_t(slots) * lanes, [&](int64_t item) {
+        const int node = int(item / lanes), lane = int(item % lanes);
+        const Range r = nodes[node];
+        double best = double(INFINITY);
+        int best_i = -1;
+        if (r.jlo <= r.jhi) {
+          const int jmid = r.jlo + (r.jhi - r.jlo) / 2;
+          const int last = r.ihi < jmid - 1 ? r.ihi : jmid - 1;
+          for (int i = r.ilo + lane; i <= last; i += lanes) {
+            const double v = prev[i] + segment_cost(w, s, q, i, jmid);
+            if (v < best) {
+              best = v;
+              best_i = i;
+            }
+          }
+        }
+        l.part_v[item] = best;
+        l.part_i[item] = best_i;
+      });
+      // The node's leftmost minimum over its lanes (ilo when nothing is below infinity, as dc_layer), and its
+      // two children.
+      const bool deeper = size / 2 >= 1;
+      team.for_each(slots, [&](int64_t node) {
+        const Range r = nodes[node];
+        Range left{1, 0, 0, 0}, right{1, 0, 0, 0};  // empty
+        if (r.jlo <= r.jhi) {
+          double best = double(INFINITY);
+          int best_i = -1;
+          for (int lane = 0; lane < lanes; ++lane) {
+            const int64_t at = node * lanes + lane;
+            const int i = l.part_i[at];
+            if (i >= 0 && (l.part_v[at] < best || (l.part_v[at] == best && i < best_i))) {
+              best = l.part_v[at];
+              best_i = i;
+            }
+          }
+          if (best_i < 0) best_i = r.ilo;
+          const int jmid = r.jlo + (r.jhi - r.jlo) / 2;
+          cur[jmid] = best;
+          arg[jmid] = best_i;
+          left = Range{r.jlo, jmid - 1, r.ilo, best_i};
+          right = Range{jmid + 1, r.jhi, best_i, r.ihi};
+        }
+        if (deeper) {
+          children[2 * node] = left;
+          children[2 * node + 1] = right;
+        }
+      });
+      Range* t = nodes;
+      nodes = children;
+      children = t;
+    }
+    double* t = prev;
+    prev = cur;
+    cur = t;
+  }
+  team.for_each(1, [&](int64_t) {
+    int end = m;
+    for (int c = k; c >= 1; --c) {
+      const int begin = c == 1 ? 0 : l.arg[(c - 1) * arg_row + end];
+      const double ww = w[end] - w[begin];
+      l.cen[c - 1] = ww > 0.0 ? (s[end] - s[begin]) / ww : 0.0;
+      end = begin;
+    }
+  });
+}
+
+// KMeans1dSolver::relocate_empty on thread-local data (one item runs it).
+SQ_PORTABLE inline bool relocate_empty(const Layout& l, int k) {
+  bool any_empty = false;
+  for (int j = 0; j < k; ++j) {
+    const int b = j == 0 ? 0 : l.seg[j - 1], e = l.seg[j];
+    l.weight[j] = l.pw[e] - l.pw[b];
+    const double ss = l.ps[e] - l.ps[b];
+    l.cost[j] = l.weight[j] > 0.0 ? (l.pq[e] - l.pq[b]) - ss * ss / l.weight[j] : 0.0;
+    any_empty = any_empty || l.weight[j] <= 0.0;
+  }
+  if (!any_empty) return false;
+  bool moved = false;
+  for (int i = 0; i < k; ++i) {
+    if (l.weight[i] > 0.0) continue;
+    int big = 0;  // first maximum, as std::max_element
+    for (int j = 1; j < k; ++j)
+      if (l.cost[big] < l.cost[j]) big = j;
+    if (l.cost[big] <= 0.0) break;
+    const double dev = 0.5 * sqrt(l.cost[big] / l.weight[big]);
+    l.cen[i] = l.cen[big] + dev;
+    l.cen[big] -= dev;
+    l.cost[big] = 0.0;
+    moved = true;
+  }
+  if (moved) sort_small(l.cen, k);
+  return moved;
+}
+
+// KMeans1dSolver::lloyd on all m points, from the centroids in l.cen.
+template <typename Team>
+SQ_PORTABLE void lloyd(Team& team, const Layout& l, int m, int k, const ColumnFitOptions& o) {
+  const double range = l.xs[m - 1] - l.xs[0];
+  for (int it = 0; it < o.max_iter; ++it) {
+    // Points up to the midpoint between neighbouring centroids belong to the lower one. The CPU searches from
+    // the previous boundary on, which is the whole-array search or that boundary, whichever is later.
+    team.for_each(k - 1, [&](int64_t i) { l.ub[i] = upper_bound(l.xs, 0, m, 0.5 * (l.cen[i] + l.cen[i + 1])); });
+    team.for_each(1, [&](int64_t) {
+      int from = 0;
+      bool same = it > 0;
+      for (int i = 0; i < k; ++i) {
+        if (i + 1 < k) from = l.ub[i] > from ? l.ub[i] : from;
+        const int end = i + 1 < k ? from : m;
+        same = same && l.prev_seg[i] == end;
+        l.seg[i] = l.prev_seg[i] = end;
+      }
+      l.state->stop = same;  // the same partition: the centroids are a fixed point
+    });
+    if (l.state->stop) return;
+    team.for_each(k, [&](int64_t i) {
+      const int begin = i == 0 ? 0 : l.seg[i - 1], end = l.seg[i];
+      const double ww = l.pw[end] - l.pw[begin];
+      l.move[i] = 0.0;
+      if (ww > 0.0) {  // an empty cluster keeps its centroid
+        const double c = (l.ps[end] - l.ps[begin]) / ww;
+        l.move[i] = fabs(c - l.cen[i]);
+        l.cen[i] = c;
+      }
+    });
+    team.for_each(1, [&](int64_t) {
+      double max_move = 0.0;
+      for (int i = 0; i < k; ++i) max_move = max_move < l.move[i] ? l.move[i] : max_move;
+      if (relocate_empty(l, k)) l.state->stop = 0;
+      else l.state->stop = max_move <= o.tol * range;
+    });
+    if (l.state->stop) return;
+  }
+}
+
+}  // namespace column_fit
+
+// Bytes of scratch claq_column_fit needs for a column of `rows` values fitted with `levels` levels.
+SQ_PORTABLE inline int64_t claq_column_fit_bytes(int rows, int levels, const ColumnFitOptions& o = {}) {
+  return column_fit::layout(nullptr, rows, levels, o).bytes;
+}
+
+// Fits the column x[0], x[stride], ..., x[(rows - 1) stride] as ColumnKMeansGrid::fit does with `reserve`
+// values set aside per side (2 * reserve < rows): levels_out gets the `levels` ascending levels,
+// reserved_out the 2 * reserve reserved rows, ascending. A column holding a non-finite value gets NaN levels
+// (the caller reports it). Every thread of the team calls this with the same arguments; scratch holds
+// claq_column_fit_bytes(rows, levels, o) bytes, 8-byte aligned.
+template <typename Team>
+SQ_PORTABLE void claq_column_fit(Team& team, const float* x, int64_t stride, int rows, int levels, int reserve,
+                                 const ColumnFitOptions& o, void* scratch, float* levels_out, int32_t* reserved_out) {
+  using namespace column_fit;
+  const Layout l = layout(scratch, rows, levels, o);
+  const int p = pow2_at_least(rows), k = levels;
+  team.for_each(1, [&](int64_t) { l.state->bad = 0; });
+  team.for_each(p, [&](int64_t i) {
+    l.key_r[i] = int32_t(i);
+    l.key_v[i] = i < rows ? x[i * stride] : 0.0f;
+    if (i < rows && !finite(l.key_v[i])) l.state->bad = 1;  // every writer writes the same value
+  });
+  if (l.state->bad) {
+    team.for_each(k, [&](int64_t c) { levels_out[c] = float(NAN); });
+    return;
+  }
+  // Bitonic sort by (value, row): a total order, so the result is the one sorted array.
+  for (int size = 2; size <= p; size *= 2)
+    for (int stride2 = size / 2; stride2 > 0; stride2 /= 2)
+      team.for_each(p / 2, [&](int64_t t) {
+        const int64_t i = 2 * stride2 * (t / stride2) + t % stride2, j = i + stride2;
+        const bool ascending = (i & size) == 0;
+        const bool out_of_order = ascending ? key_less(l.key_v[j], l.key_r[j], l.key_v[i], l.key_r[i], rows)
+                                            : key_less(l.key_v[i], l.key_r[i], l.key_v[j], l.key_r[j], rows);
+        if (out_of_order) {
+          const float v = l.key_v[i];
+          l.key_v[i] = l.key_v[j];
+          l.key_v[j] = v;
+          const int32_t r = l.key_r[i];
+          l.key_r[i] = l.key_r[j];
+          l.key_r[j] = r;
+        }
+      });
+  // The reserved rows are the first and last `reserve` of the order; each finds its place by counting.
+  team.for_each(2 * reserve, [&](int64_t t) {
+    const int32_t row = l.key_r[t < reserve ? t : rows - 2 * reserve + t];
+    int rank = 0;
+    for (int u = 0; u < 2 * reserve; ++u) rank += l.key_r[u < reserve ? u : rows - 2 * reserve + u] < row;
+    reserved_out[rank] = row;
+  });
+
+  // The kept values, sorted: v[0..n). A distinct value ends at i when v[i + 1] differs; the ends are
+  // numbered by a scan over one chunk per thread.
+  const float* v = l.key_v + reserve;
+  const int n = rows - 2 * reserve;
+  const int chunks = team.size() < kMaxColumnFitTeam ? team.size() : kMaxColumnFitTeam;
+  const int chunk_len = (n + chunks - 1) / chunks;
+  const auto ends_at = [&](int i) { return i + 1 == n || v[i + 1] != v[i]; };
+  team.for_each(chunks, [&](int64_t c) {
+    int count = 0;
+    for (int i = int(c) * chunk_len; i < n && i < (int(c) + 1) * chunk_len; ++i) count += ends_at(i);
+    l.chunk[c + 1] = count;
+  });
+  team.for_each(1, [&](int64_t) {
+    l.chunk[0] = 0;
+    for (int c = 0; c < chunks; ++c) l.chunk[c + 1] += l.chunk[c];
+    l.state->m = l.chunk[chunks];
+    l.state->shift = 0.5 * (double(v[0]) + double(v[n - 1]));
+  });
+  team.for_each(chunks, [&](int64_t c) {
+    int d = l.chunk[c];
+    for (int i = int(c) * chunk_len; i < n && i < (int(c) + 1) * chunk_len; ++i)
+      if (ends_at(i)) l.run_end[d++] = i + 1;
+  });
+  const int m = l.state->m;
+  const double shift = l.state->shift;
+  // Per distinct value: its count (a sum of ones, exact), its shifted value and the terms the prefix sums add.
+  team.for_each(m, [&](int64_t d) {
+    const int begin = d == 0 ? 0 : l.run_end[d - 1], end = l.run_end[d];
+    const double count = double(end - begin), xv = double(v[end - 1]) - shift;
+    l.xs[d] = xv;
+    l.pw[d + 1] = double(end);
+    l.ts[d] = count * xv;
+    l.tq[d] = count * xv * xv;
+  });
+  const int bins = o.coarse_bins > 4 * k ? o.coarse_bins : 4 * k;
+  const bool coarse = m > k && m > bins;
+  const int max_count = (m + bins - 1) / bins;
+  const double max_span = (l.xs[m - 1] - l.xs[0]) / double(bins);
+  if (coarse)  // a bin starting at point s closes at the first i > s with i - s = max_count or too wide a span
+    team.for_each(m, [&](int64_t s) {
+      const int cap = int(s) + max_count < m ? int(s) + max_count : m;
+      int lo = int(s) + 1, hi = cap;  // first i in (s, cap) with xs[i] - xs[s] > max_span (rounding is monotone)
+      while (lo < hi) {
+        const int mid = lo + (hi - lo) / 2;
+        if (l.xs[mid] - l.xs[s] > max_span) hi = mid; else lo = mid + 1;
+      }
+      l.next[s] = lo;
+    });
+  // The two prefix sums add in order, one thread each; a third walks the bins' edges.
+  team.for_each(coarse ? 3 : 2, [&](int64_t item) {
+    if (item == 0) {
+      l.pw[0] = l.ps[0] = 0.0;
+      for (int d = 0; d < m; ++d) l.ps[d + 1] = l.ps[d] + l.ts[d];
+    } else if (item == 1) {
+      l.pq[0] = 0.0;
+      for (int d = 0; d < m; ++d) l.pq[d + 1] = l.pq[d] + l.tq[d];
+    } else {
+      int b = 0;
+      l.edge[0] = 0;
+      for (int s = 0; s < m; s = l.next[s]) l.edge[++b] = l.next[s];
+      l.state->bins = b;
+    }
+  });
+
+  if (m <= k) {  // every distinct value its own centroid; the rest repeat the largest
+    team.for_each(k, [&](int64_t c) { l.cen[c] = l.xs[c < m ? c : m - 1]; });
+  } else if (!coarse) {
+    exact(team, l, l.pw, l.ps, l.pq, m, k);
+  } else {
+    const int b = l.state->bins;
+    team.for_each(b + 1, [&](int64_t e) {
+      l.bw[e] = l.pw[l.edge[e]];
+      l.bs[e] = l.ps[l.edge[e]];
+      l.bq[e] = l.pq[l.edge[e]];
+    });
+    exact(team, l, l.bw, l.bs, l.bq, b, k);
+    lloyd(team, l, m, k, o);
+  }
+  team.for_each(1, [&](int64_t) {  // back to float, ascending
+    for (int c = 0; c < k; ++c) {
+      const float value = float(l.cen[c] + shift);
+      int at = c;
+      while (at > 0 && levels_out[at - 1] > value) {
+        levels_out[at] = levels_out[at - 1];
+        --at;
+      }
+      levels_out[at] = value;
+    }
+  });
+}
+
+}  // namespace sq
