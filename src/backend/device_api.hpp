@@ -141,6 +141,23 @@ class DeviceApi {
                                    const float* scales, const int32_t* group_of, const float* points,
                                    const float* mid, int n, uint8_t* codes, float* err, int64_t ld_err) = 0;
 
+  // ---- the GPTQ sweep with CLAQ's column k-means grid (quant/solver_claq_device.hpp) ----
+  // ColumnKMeansGrid::fit of column `column` of w [rows, cols], on one thread block
+  // (kernels/portable/claq_column_fit.hpp, the source the CPU tests check against the grid): `levels`
+  // ascending levels into levels_out and the 2 * reserve reserved rows, ascending, into reserved_out; NaN levels
+  // when the column holds a non-finite value, for the caller to report. workspace holds
+  // claq_column_fit_bytes(rows, levels) bytes.
+  virtual void claq_column_fit(const float* w, int64_t rows, int64_t cols, int64_t column, int levels, int reserve,
+                               float* levels_out, int32_t* reserved_out, void* workspace) = 0;
+  // Column i of the sweep block [i1, i2) on that grid, every row, as round_column_rows with
+  // ColumnKMeansGrid::round: the code is nearest_level(levels, w[r, i]) and the value its level, plus, for a row
+  // listed in `reserved` (n_reserved ascending rows), the residual w - level rounded to fp16, which goes to
+  // residuals at the row's place in the list; codes[r, i] and w[r, i] take the code and the value,
+  // err[r, i - i1] = (w - value) / u[i, i], and err * u[i, j] is subtracted from w[r, j] for i < j < i2.
+  virtual void claq_round_column(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i,
+                                 int64_t i2, const float* levels, int n_levels, const int32_t* reserved,
+                                 int n_reserved, float* residuals, uint8_t* codes, float* err, int64_t ld_err) = 0;
+
   // ---- QuantEase's coordinate-descent sweep with an affine grid (quant/quantease_device.hpp) ----
   // One block of columns [b0, b1) of a sweep over q and g [rows, cols] (b1 - b0 <= kMaxSweepBlock), every row, as
   // sweep_block in solver_quantease.cpp: in order, for column j, target = q[r, j] + g[r, j] / s[j, j]; value =

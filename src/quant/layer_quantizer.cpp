@@ -6,6 +6,7 @@
 #include "quant/chunked_grids.hpp"
 #include "quant/grid_gaussian.hpp"
 #include "quant/claq_columns.hpp"
+#include "quant/solver_claq_device.hpp"
 #include "quant/grid_column_kmeans.hpp"
 #include "quant/grids.hpp"
 #include "quant/group_schedule.hpp"
@@ -80,9 +81,14 @@ void solve_with_column_grid(Backend& backend, const float* w, std::vector<float>
   permute_work_columns(backend, work, rows, cols, perm);
   // One column is little work (rows x block_size multiply-adds) and the sweep starts one parallel_for per
   // column, so the row chunks are large: one per thread, and no fewer than 256 rows each.
-  const int64_t threads = std::max(1, backend.threads());
-  const int64_t chunk_rows = std::max<int64_t>(256, (rows + threads - 1) / threads);
-  gptq_sweep_columns(backend, work.data(), rows, cols, u, grid, codes, opts.block_size, chunk_rows);
+  // On a device backend the sweep stays on the device when the budget holds the layer (solver_claq_device.hpp).
+  if (claq_sweep_fits_device(backend, grid, rows, cols, opts.block_size)) {
+    claq_sweep_on_device(*backend.device(), work.data(), rows, cols, u, grid, codes, opts.block_size);
+  } else {
+    const int64_t threads = std::max(1, backend.threads());
+    const int64_t chunk_rows = std::max<int64_t>(256, (rows + threads - 1) / threads);
+    gptq_sweep_columns(backend, work.data(), rows, cols, u, grid, codes, opts.block_size, chunk_rows);
+  }
   grid.store(out, perm);
   log.debug("claq ", rows, " x ", cols, ": average code bits ", mean_column_bits(plan.bits), ", ",
             out.outliers.col.size(), " reserved outliers");

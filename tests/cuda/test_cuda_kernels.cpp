@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -17,9 +18,11 @@
 #include "cuda_test_device.hpp"
 #include "device_block_parity.hpp"
 #include "host_device_api.hpp"
+#include "portable/claq_column_fit.hpp"
 #include "portable/kmeans_exact_row.hpp"
 #include "quant/grid_gaussian.hpp"
 #include "quant/hadamard.hpp"
+#include "quant/quantize_options.hpp"
 #include "tiny_model.hpp"
 
 namespace {
@@ -287,6 +290,52 @@ TEST(CudaKernels, GptqLutBlockMatchesCpu) {
     }
 }
 
+// One thread block runs the portable team program; the host stand-in runs the same source sequentially.
+TEST(CudaKernels, ClaqColumnFitMatchesCpuBitForBit) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  for (int64_t rows : {int64_t(300), int64_t(1100), int64_t(14336)}) {
+    const int64_t cols = 3;
+    auto w = sqtest::random_matrix(size_t(rows * cols), 31);
+    for (int64_t r = 0; r < rows; ++r) w[size_t(r * cols + 2)] = float(r % 9) * 0.125f;  // repeated values
+    for (int levels : {4, 16, 256})
+      for (int reserve : {0, 7})
+        for (int64_t column = 0; column < cols; ++column)
+          for (size_t result : {size_t(1), size_t(2)}) {  // the levels, then the reserved rows (ints as floats)
+            const size_t ws_floats = size_t(sq::claq_column_fit_bytes(int(rows), levels) / 4 + 2);
+            const Buffers b{w, std::vector<float>(size_t(levels)), std::vector<float>(size_t(2 * reserve + 1)),
+                            std::vector<float>(ws_floats)};
+            EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                        a.claq_column_fit(p[0], rows, cols, column, levels, reserve, p[1],
+                                          reinterpret_cast<int32_t*>(p[2]), p[3]);
+                      }), 0.0) << "rows " << rows << " levels " << levels << " reserve " << reserve << " column "
+                               << column << " buffer " << result;
+          }
+  }
+}
+
+TEST(CudaKernels, ClaqRoundColumnMatchesCpu) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t rows = 500, cols = 300, levels = 8;
+  const auto u = sweep_factor(cols, 32);
+  auto lev = sqtest::random_matrix(size_t(levels), 33);
+  std::sort(lev.begin(), lev.end());
+  std::vector<float> reserved(6);  // rows 3, 40, 41, 200, 333, 499 as int32 bits
+  const int32_t rows_reserved[6] = {3, 40, 41, 200, 333, 499};
+  std::memcpy(reserved.data(), rows_reserved, sizeof rows_reserved);
+  for (auto [i1, i, i2] : {std::tuple<int64_t, int64_t, int64_t>{0, 0, 128}, {128, 200, 256}, {256, 299, 300}})
+    for (size_t result : {size_t(0), size_t(4), size_t(5), size_t(6)}) {  // w, residuals, err, codes
+      const Buffers b{sqtest::random_matrix(size_t(rows * cols), 34), u, lev, reserved, std::vector<float>(6),
+                      std::vector<float>(size_t(rows * 128)), std::vector<float>(size_t(rows * cols / 4 + 1), 0.0f)};
+      EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                  a.claq_round_column(p[0], rows, cols, p[1], i1, i, i2, p[2], int(levels),
+                                      reinterpret_cast<int32_t*>(p[3]), 6, p[4], reinterpret_cast<uint8_t*>(p[6]), p[5],
+                                      128);
+                }), 0.0) << "column " << i << " of [" << i1 << ", " << i2 << ") buffer " << result;
+    }
+}
+
 TEST(CudaKernels, RmsScaleFitAndGaussianBlockMatchCpu) {
   auto d = sqtest::gpu_api();
   REQUIRE_GPU(d);
@@ -387,6 +436,13 @@ TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
   const sqtest::LayerParity p = sqtest::layer_parity(*be, higgs, 512, 2048, 18);
   EXPECT_LE(p.code_mismatch, 0.01);
   EXPECT_NEAR(p.objective, p.objective_ref, 0.01 * p.objective_ref);
+  sq::QuantizeOptions claq;  // per-column fits on the device, 2 and 4 bits mixed, reserved outliers
+  sq::set_option(claq, "method", "claq");
+  sq::set_option(claq, "bits", "2.12");
+  claq.group_size = -1;
+  const sqtest::LayerParity c = sqtest::layer_parity(*be, claq, 1024, 1024, 18);
+  EXPECT_LE(c.code_mismatch, 0.01);
+  EXPECT_NEAR(c.objective, c.objective_ref, 0.01 * c.objective_ref);
 }
 
 TEST(CudaKernels, QuantEaseLayerOnTheDeviceMatchesTheCpuSweeps) {

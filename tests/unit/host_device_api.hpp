@@ -20,6 +20,7 @@
 #include "backend/device_api.hpp"
 #include "backend/offload/offload_backend.hpp"
 #include "model/ops.hpp"
+#include "portable/claq_column_fit.hpp"
 #include "portable/gaussian_scalar.hpp"
 #include "portable/kmeans_exact_row.hpp"
 #include "portable/nearest_level.hpp"
@@ -40,6 +41,8 @@ struct HostDeviceStats {
   size_t lut_fits = 0;         // lut_kmeans_fit calls
   size_t lut_launches = 0;     // ... and the workspace-sized batches of rows they ran in
   size_t gaussian_fits = 0;    // rms_scale_fit calls
+  size_t claq_fits = 0;        // claq_column_fit calls
+  size_t claq_rounds = 0;      // claq_round_column calls
   size_t hadamard_rotations = 0;  // hadamard_rotate_rows calls
   size_t quantease_blocks = 0;    // quantease_affine_block calls
   size_t rms_norms = 0;           // rms_norm calls: whether a block ran resident (model/device_block.hpp)
@@ -257,6 +260,48 @@ class HostDeviceApi final : public DeviceApi {
       *code = nearest_level(row, levels, x);
       return row[*code];
     });
+  }
+  // The portable team program the CUDA kernel runs (kernels/portable/claq_column_fit.hpp), over the caller's
+  // workspace, by a team of 512 "threads" (the kernel's block) running each phase's items in order.
+  struct SequentialTeam {
+    int size() const { return 512; }
+    template <typename F>
+    void for_each(int64_t n, const F& f) {
+      for (int64_t i = 0; i < n; ++i) f(i);
+    }
+  };
+  void claq_column_fit(const float* w, int64_t rows, int64_t cols, int64_t column, int levels, int reserve,
+                       float* levels_out, int32_t* reserved_out, void* workspace) override {
+    ++s_.claq_fits;
+    SequentialTeam team;
+    sq::claq_column_fit(team, w + column, cols, int(rows), levels, reserve, ColumnFitOptions{}, workspace, levels_out,
+                        reserved_out);
+  }
+  void claq_round_column(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i, int64_t i2,
+                         const float* levels, int n_levels, const int32_t* reserved, int n_reserved, float* residuals,
+                         uint8_t* codes, float* err, int64_t ld_err) override {
+    {
+      std::lock_guard<std::mutex> lock(s_.mu);
+      ++s_.claq_rounds;
+      if (s_.matmul_now != MatmulInputs::FP32) ++s_.sweeps_under_reduced;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      float* wr = w + r * cols;
+      const float x = wr[i];
+      const int code = nearest_level(levels, n_levels, x);
+      float value = levels[code];
+      const int32_t* at = std::lower_bound(reserved, reserved + n_reserved, int32_t(r));
+      if (at != reserved + n_reserved && *at == r) {
+        const float rest = half_to_float(float_to_half(x - levels[code]));
+        value = levels[code] + rest;
+        residuals[at - reserved] = rest;
+      }
+      const float e = (x - value) / u[i * cols + i];
+      codes[r * cols + i] = uint8_t(code);
+      err[r * ld_err + (i - i1)] = e;
+      wr[i] = value;
+      for (int64_t j = i + 1; j < i2; ++j) wr[j] -= e * u[i * cols + j];
+    }
   }
   void rms_scale_fit(const float* w, int64_t ld, int64_t rows, int64_t width, bool f16_scales,
                      float* scales) override {

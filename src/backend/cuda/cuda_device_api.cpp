@@ -14,6 +14,7 @@
 #include "backend/cuda/cuda_backend.hpp"
 #include "backend/offload/offload_backend.hpp"
 #include "cuda/causal_softmax.cuh"
+#include "cuda/claq_column.cuh"
 #include "cuda/gptq_affine.cuh"
 #include "cuda/gptq_gaussian.cuh"
 #include "cuda/gptq_lut.cuh"
@@ -262,6 +263,21 @@ class CudaDeviceApi final : public DeviceApi {
     check_cuda(cuda::launch_gptq_lut_block(w, rows, cols, u, i1, i2, lut, group_of, levels, codes, err, ld_err,
                                            stream_),
                "gptq_lut_block kernel");
+  }
+  void claq_column_fit(const float* w, int64_t rows, int64_t cols, int64_t column, int levels, int reserve,
+                       float* levels_out, int32_t* reserved_out, void* workspace) override {
+    select();
+    check_cuda(cuda::launch_claq_column_fit(w, rows, cols, column, levels, reserve, levels_out, reserved_out, workspace,
+                                            stream_),
+               "claq_column_fit kernel");
+  }
+  void claq_round_column(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i, int64_t i2,
+                         const float* levels, int n_levels, const int32_t* reserved, int n_reserved, float* residuals,
+                         uint8_t* codes, float* err, int64_t ld_err) override {
+    select();
+    check_cuda(cuda::launch_claq_round_column(w, rows, cols, u, i1, i, i2, levels, n_levels, reserved, n_reserved,
+                                              residuals, codes, err, ld_err, stream_),
+               "claq_round_column kernel");
   }
   void rms_scale_fit(const float* w, int64_t ld, int64_t rows, int64_t width, bool f16_scales,
                      float* scales) override {
