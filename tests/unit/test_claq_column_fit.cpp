@@ -117,6 +117,28 @@ TEST(ClaqColumnFit, MatchesTheCpuGridAtLayerHeightAndEightBits) {
   expect_same(small, 3000, 1, 0, 8, 3);
 }
 
+// Clumped columns (tight clusters of values far apart) with many levels leave Lloyd clusters empty, so the
+// fit moves those centroids into the costliest clusters (KMeans1dSolver::relocate_empty).
+TEST(ClaqColumnFit, MatchesTheCpuGridWhereLloydRelocatesEmptyClusters) {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal;
+  std::uniform_real_distribution<float> unit;
+  for (int trial = 0; trial < 12; ++trial) {
+    const int rows = 1100 + int(rng() % 2000), clumps = 10 + int(rng() % 30);
+    std::vector<float> centre(static_cast<size_t>(clumps)), width(static_cast<size_t>(clumps)), w(static_cast<size_t>(rows));
+    for (int c = 0; c < clumps; ++c) {
+      centre[size_t(c)] = 100.0f * normal(rng);
+      width[size_t(c)] = std::pow(10.0f, -4.0f + 4.0f * unit(rng));
+    }
+    for (auto& v : w) {
+      const size_t c = rng() % uint32_t(clumps);
+      v = centre[c] + width[c] * normal(rng);
+      if (unit(rng) < 0.01f) v = 1000.0f * normal(rng);
+    }
+    expect_same(w, rows, 1, 0, 6 + trial % 3, trial % 2);
+  }
+}
+
 // The result cannot depend on how a phase's items are spread over threads.
 TEST(ClaqColumnFit, TeamsOfAnySizeInAnyOrderAgree) {
   const std::vector<float> w = make_columns(2500, 2, 21);
