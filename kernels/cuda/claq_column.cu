@@ -1,4 +1,4 @@
-// CLAQ's column grid on the device. The fit runs the portable team program (kernels/portable/claq_column_fit.hpp,
+// CLAQ's column grid on the device. The fit runs the portable team program (kernels/portable/team_kmeans_fit.hpp,
 // checked against ColumnKMeansGrid bit for bit by the CPU tests) with one thread block as the team and its
 // scratch in global memory (a column's scratch is about 1 MB at 14336 rows, so it stays in L2). The rounding is
 // round_column_rows with ColumnKMeansGrid::round, one warp per row. Compiled with --fmad=false
@@ -6,7 +6,7 @@
 #include <cuda_fp16.h>
 
 #include "cuda/claq_column.cuh"
-#include "portable/claq_column_fit.hpp"
+#include "portable/team_kmeans_fit.hpp"
 #include "portable/nearest_level.hpp"
 
 namespace sq::cuda {
@@ -30,7 +30,7 @@ __global__ void __launch_bounds__(kFitThreads)
     claq_column_fit_kernel(const float* w, int rows, int64_t cols, int64_t column, int levels, int reserve,
                            float* levels_out, int32_t* reserved_out, void* workspace) {
   BlockTeam team;
-  claq_column_fit(team, w + column, cols, rows, levels, reserve, ColumnFitOptions{}, workspace, levels_out,
+  team_kmeans_fit(team, w + column, cols, nullptr, rows, levels, reserve, ColumnFitOptions{}, workspace, levels_out,
                   reserved_out);
 }
 

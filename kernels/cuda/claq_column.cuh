@@ -8,7 +8,7 @@
 
 namespace sq::cuda {
 
-// One thread block runs kernels/portable/claq_column_fit.hpp on the column (levels <= 256).
+// One thread block runs kernels/portable/team_kmeans_fit.hpp on the column (levels <= 256).
 cudaError_t launch_claq_column_fit(const float* w, int64_t rows, int64_t cols, int64_t column, int levels, int reserve,
                                    float* levels_out, int32_t* reserved_out, void* workspace, cudaStream_t stream);
 

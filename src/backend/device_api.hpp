@@ -143,10 +143,10 @@ class DeviceApi {
 
   // ---- the GPTQ sweep with CLAQ's column k-means grid (quant/solver_claq_device.hpp) ----
   // ColumnKMeansGrid::fit of column `column` of w [rows, cols], on one thread block
-  // (kernels/portable/claq_column_fit.hpp, the source the CPU tests check against the grid): `levels`
+  // (kernels/portable/team_kmeans_fit.hpp, the source the CPU tests check against the grid): `levels`
   // ascending levels into levels_out and the 2 * reserve reserved rows, ascending, into reserved_out; NaN levels
   // when the column holds a non-finite value, for the caller to report. workspace holds
-  // claq_column_fit_bytes(rows, levels) bytes.
+  // team_kmeans_bytes(rows, levels) bytes.
   virtual void claq_column_fit(const float* w, int64_t rows, int64_t cols, int64_t column, int levels, int reserve,
                                float* levels_out, int32_t* reserved_out, void* workspace) = 0;
   // Column i of the sweep block [i1, i2) on that grid, every row, as round_column_rows with

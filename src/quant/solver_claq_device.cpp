@@ -7,7 +7,7 @@
 
 #include "backend/device_api.hpp"
 #include "backend/offload/device_memory.hpp"
-#include "portable/claq_column_fit.hpp"
+#include "portable/team_kmeans_fit.hpp"
 #include "util/error.hpp"
 
 namespace sq {
@@ -39,7 +39,7 @@ uint64_t resident_bytes(const ColumnOffsets& o, int64_t rows, int64_t cols, int6
   const auto r = [](uint64_t b) { return DeviceMemory::rounded(b); };
   return r(uint64_t(rows) * cols * kF) + r(uint64_t(cols) * cols * kF) + r(uint64_t(rows) * cols) +
          r(uint64_t(rows) * block_size * kF) + r(uint64_t(o.level.back()) * kF) +
-         2 * r(uint64_t(o.reserved.back()) * 4) + r(uint64_t(claq_column_fit_bytes(int(rows), o.max_levels)));
+         2 * r(uint64_t(o.reserved.back()) * 4) + r(uint64_t(team_kmeans_bytes(int(rows), o.max_levels)));
 }
 
 }  // namespace
@@ -72,7 +72,7 @@ void claq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
   DeviceBuffer dlevels(mem, size_t(o.level.back()) * kF, "the CLAQ column levels");
   DeviceBuffer dreserved(mem, size_t(o.reserved.back()) * 4, "the CLAQ reserved rows");
   DeviceBuffer dresidual(mem, size_t(o.reserved.back()) * kF, "the CLAQ reserved residuals");
-  DeviceBuffer dscratch(mem, size_t(claq_column_fit_bytes(int(rows), o.max_levels)), "the CLAQ column fit's scratch");
+  DeviceBuffer dscratch(mem, size_t(team_kmeans_bytes(int(rows), o.max_levels)), "the CLAQ column fit's scratch");
   d.upload(dw.get(), row_bytes, w, row_bytes, row_bytes, size_t(rows));
   d.upload(du.get(), row_bytes, u, row_bytes, row_bytes, size_t(cols));
   float* dwf = dw.f32();

@@ -1,6 +1,6 @@
 // CLAQ's GPTQ sweep resident on a device backend's device. Its grid is fitted per input column, on that column's
 // error-updated values across every row, just before the column is rounded, so each column is two launches:
-// the fit (one thread block runs kernels/portable/claq_column_fit.hpp, the CPU grid's fit step for step) and
+// the fit (one thread block runs kernels/portable/team_kmeans_fit.hpp, the CPU grid's fit step for step) and
 // the rounding with its error pushed onto the rest of the 128-column block (a warp per row); the trailing
 // update after each block is a GEMM, as in solver_gptq_device.hpp. W and U are uploaded once; the dequantized
 // weights, codes, levels, reserved rows and their residuals come back once. Same results as gptq_sweep_columns

@@ -18,7 +18,7 @@
 #include "cuda_test_device.hpp"
 #include "device_block_parity.hpp"
 #include "host_device_api.hpp"
-#include "portable/claq_column_fit.hpp"
+#include "portable/team_kmeans_fit.hpp"
 #include "portable/kmeans_exact_row.hpp"
 #include "quant/grid_gaussian.hpp"
 #include "quant/hadamard.hpp"
@@ -302,7 +302,7 @@ TEST(CudaKernels, ClaqColumnFitMatchesCpuBitForBit) {
       for (int reserve : {0, 7})
         for (int64_t column = 0; column < cols; ++column)
           for (size_t result : {size_t(1), size_t(2)}) {  // the levels, then the reserved rows (ints as floats)
-            const size_t ws_floats = size_t(sq::claq_column_fit_bytes(int(rows), levels) / 4 + 2);
+            const size_t ws_floats = size_t(sq::team_kmeans_bytes(int(rows), levels) / 4 + 2);
             const Buffers b{w, std::vector<float>(size_t(levels)), std::vector<float>(size_t(2 * reserve + 1)),
                             std::vector<float>(ws_floats)};
             EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {

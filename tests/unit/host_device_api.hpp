@@ -20,7 +20,7 @@
 #include "backend/device_api.hpp"
 #include "backend/offload/offload_backend.hpp"
 #include "model/ops.hpp"
-#include "portable/claq_column_fit.hpp"
+#include "portable/team_kmeans_fit.hpp"
 #include "portable/gaussian_scalar.hpp"
 #include "portable/kmeans_exact_row.hpp"
 #include "portable/nearest_level.hpp"
@@ -261,7 +261,7 @@ class HostDeviceApi final : public DeviceApi {
       return row[*code];
     });
   }
-  // The portable team program the CUDA kernel runs (kernels/portable/claq_column_fit.hpp), over the caller's
+  // The portable team program the CUDA kernel runs (kernels/portable/team_kmeans_fit.hpp), over the caller's
   // workspace, by a team of 512 "threads" (the kernel's block) running each phase's items in order.
   struct SequentialTeam {
     int size() const { return 512; }
@@ -274,8 +274,8 @@ class HostDeviceApi final : public DeviceApi {
                        float* levels_out, int32_t* reserved_out, void* workspace) override {
     ++s_.claq_fits;
     SequentialTeam team;
-    sq::claq_column_fit(team, w + column, cols, int(rows), levels, reserve, ColumnFitOptions{}, workspace, levels_out,
-                        reserved_out);
+    team_kmeans_fit(team, w + column, cols, nullptr, int(rows), levels, reserve, ColumnFitOptions{}, workspace,
+                    levels_out, reserved_out);
   }
   void claq_round_column(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i, int64_t i2,
                          const float* levels, int n_levels, const int32_t* reserved, int n_reserved, float* residuals,

@@ -1,4 +1,4 @@
-// The portable CLAQ column fit (kernels/portable/claq_column_fit.hpp), run by host teams, against the CPU grid
+// The portable CLAQ column fit (kernels/portable/team_kmeans_fit.hpp), run by host teams, against the CPU grid
 // ColumnKMeansGrid::fit: the same levels and reserved rows bit for bit. The CUDA kernel runs this same source
 // with one thread block per column, so what is checked here is the device's arithmetic and its phase
 // structure: teams of different sizes, running each phase's items forwards or backwards, must agree, which
@@ -10,8 +10,9 @@
 #include <random>
 #include <vector>
 
-#include "portable/claq_column_fit.hpp"
+#include "portable/team_kmeans_fit.hpp"
 #include "quant/grid_column_kmeans.hpp"
+#include "quant/kmeans_1d.hpp"
 
 namespace {
 
@@ -36,10 +37,10 @@ struct Fit {
 // Fits column `column` of the row-major rows x cols matrix w, as the kernel reads it (strided).
 Fit portable_fit(HostTeam team, const std::vector<float>& w, int rows, int cols, int column, int bits, int reserve) {
   const int levels = 1 << bits;
-  std::vector<double> scratch(size_t(sq::claq_column_fit_bytes(rows, levels) / 8), std::nan(""));
+  std::vector<double> scratch(size_t(sq::team_kmeans_bytes(rows, levels) / 8), std::nan(""));
   Fit f{std::vector<float>(size_t(levels), -7.0f), std::vector<int32_t>(size_t(2 * reserve), -1)};
-  sq::claq_column_fit(team, w.data() + column, cols, rows, levels, reserve, sq::ColumnFitOptions{}, scratch.data(),
-                      f.levels.data(), f.reserved.data());
+  sq::team_kmeans_fit(team, w.data() + column, cols, nullptr, rows, levels, reserve, sq::ColumnFitOptions{},
+                      scratch.data(), f.levels.data(), f.reserved.data());
   return f;
 }
 
@@ -89,7 +90,7 @@ std::vector<float> make_columns(int rows, int cols, uint32_t seed) {
 }  // namespace
 
 // Columns of up to 512 distinct values: the exact program alone (no coarse bins, no Lloyd steps).
-TEST(ClaqColumnFit, MatchesTheCpuGridOnShortColumns) {
+TEST(TeamKMeansFit, MatchesTheCpuGridOnShortColumns) {
   for (int rows : {1, 2, 5, 33, 64, 200, 512}) {
     const std::vector<float> w = make_columns(rows, 3, uint32_t(rows));
     for (int bits : {1, 2, 3, 4})
@@ -99,7 +100,7 @@ TEST(ClaqColumnFit, MatchesTheCpuGridOnShortColumns) {
 
 // Taller columns: coarse bins (closed by count or by span), the program on the bins, then Lloyd steps on
 // every point, with and without reserved outliers.
-TEST(ClaqColumnFit, MatchesTheCpuGridOnTallColumnsWithReservedOutliers) {
+TEST(TeamKMeansFit, MatchesTheCpuGridOnTallColumnsWithReservedOutliers) {
   for (int rows : {513, 1000, 2048, 4099}) {
     const std::vector<float> w = make_columns(rows, 4, uint32_t(7 * rows));
     for (int bits : {2, 3, 4})
@@ -109,7 +110,7 @@ TEST(ClaqColumnFit, MatchesTheCpuGridOnTallColumnsWithReservedOutliers) {
 }
 
 // An LLM layer's height, and 8 bits (256 levels: 1024 coarse bins).
-TEST(ClaqColumnFit, MatchesTheCpuGridAtLayerHeightAndEightBits) {
+TEST(TeamKMeansFit, MatchesTheCpuGridAtLayerHeightAndEightBits) {
   const std::vector<float> w = make_columns(14336, 2, 5);
   expect_same(w, 14336, 2, 0, 4, 14);
   expect_same(w, 14336, 2, 1, 2, 0);
@@ -119,7 +120,7 @@ TEST(ClaqColumnFit, MatchesTheCpuGridAtLayerHeightAndEightBits) {
 
 // Clumped columns (tight clusters of values far apart) with many levels leave Lloyd clusters empty, so the
 // fit moves those centroids into the costliest clusters (KMeans1dSolver::relocate_empty).
-TEST(ClaqColumnFit, MatchesTheCpuGridWhereLloydRelocatesEmptyClusters) {
+TEST(TeamKMeansFit, MatchesTheCpuGridWhereLloydRelocatesEmptyClusters) {
   std::mt19937 rng(2);
   std::normal_distribution<float> normal;
   std::uniform_real_distribution<float> unit;
@@ -140,7 +141,7 @@ TEST(ClaqColumnFit, MatchesTheCpuGridWhereLloydRelocatesEmptyClusters) {
 }
 
 // The result cannot depend on how a phase's items are spread over threads.
-TEST(ClaqColumnFit, TeamsOfAnySizeInAnyOrderAgree) {
+TEST(TeamKMeansFit, TeamsOfAnySizeInAnyOrderAgree) {
   const std::vector<float> w = make_columns(2500, 2, 21);
   for (int threads : {1, 7, 32, 1024})
     for (bool backwards : {false, true}) {
@@ -152,7 +153,7 @@ TEST(ClaqColumnFit, TeamsOfAnySizeInAnyOrderAgree) {
 
 // Degenerate columns: all equal (one distinct value), fewer distinct values than levels, exact ties at the
 // reservation boundary (broken by row, as the CPU grid does), zeros.
-TEST(ClaqColumnFit, MatchesTheCpuGridOnDegenerateColumns) {
+TEST(TeamKMeansFit, MatchesTheCpuGridOnDegenerateColumns) {
   const int rows = 700;
   std::vector<float> w(size_t(rows) * 4);
   for (int r = 0; r < rows; ++r) {
@@ -167,7 +168,7 @@ TEST(ClaqColumnFit, MatchesTheCpuGridOnDegenerateColumns) {
 }
 
 // A column holding a non-finite value gets NaN levels (the device's error signal); the CPU grid throws.
-TEST(ClaqColumnFit, NonFiniteColumnsAreReported) {
+TEST(TeamKMeansFit, NonFiniteColumnsAreReported) {
   for (float bad : {NAN, INFINITY, -INFINITY}) {
     std::vector<float> w = make_columns(600, 1, 3);
     w[17] = bad;
@@ -180,8 +181,49 @@ TEST(ClaqColumnFit, NonFiniteColumnsAreReported) {
 
 // The scratch it asks for covers every array it writes (the buffer is NaN-filled and sized exactly; an
 // overrun would land past the end, which the ASan build reports).
-TEST(ClaqColumnFit, ScratchGrowsWithRowsAndLevels) {
-  EXPECT_LT(sq::claq_column_fit_bytes(1000, 4), sq::claq_column_fit_bytes(2000, 4));
-  EXPECT_LT(sq::claq_column_fit_bytes(1000, 4), sq::claq_column_fit_bytes(1000, 256));
-  EXPECT_EQ(sq::claq_column_fit_bytes(1000, 4) % 8, 0);
+TEST(TeamKMeansFit, ScratchGrowsWithRowsAndLevels) {
+  EXPECT_LT(sq::team_kmeans_bytes(1000, 4), sq::team_kmeans_bytes(2000, 4));
+  EXPECT_LT(sq::team_kmeans_bytes(1000, 4), sq::team_kmeans_bytes(1000, 256));
+  EXPECT_EQ(sq::team_kmeans_bytes(1000, 4) % 8, 0);
+}
+
+// LeanQuant's LUT rows over wide groups: importance weights spanning orders of magnitude, some zero, or all
+// zero (then every point counts as one, as the CPU solver does).
+TEST(TeamKMeansFit, MatchesTheCpuSolverOnWeightedRows) {
+  std::mt19937 rng(41);
+  std::normal_distribution<float> normal;
+  for (int width : {300, 513, 1024, 4096})
+    for (int levels : {4, 16, 256})
+      for (int weights = 0; weights < 3; ++weights) {
+        const std::vector<float> x = make_columns(width, 1, uint32_t(width + levels));
+        std::vector<float> w(static_cast<size_t>(width));
+        for (auto& v : w) v = weights == 2 ? 0.0f : std::exp(2.0f * normal(rng));
+        if (weights == 1)
+          for (size_t i = 0; i < w.size(); i += 5) w[i] = 0.0f;
+        const sq::KMeans1dResult ref = sq::kmeans_1d(x.data(), w.data(), width, levels);
+        for (int threads : {1, 256}) {
+          HostTeam team{threads, threads == 1};
+          std::vector<double> scratch(size_t(sq::team_kmeans_bytes(width, levels) / 8), std::nan(""));
+          std::vector<float> got(static_cast<size_t>(levels), -7.0f);
+          sq::team_kmeans_fit(team, x.data(), 1, w.data(), width, levels, 0, sq::ColumnFitOptions{}, scratch.data(),
+                              got.data(), nullptr);
+          for (int c = 0; c < levels; ++c)
+            ASSERT_EQ(got[size_t(c)], ref.centroids[size_t(c)])
+                << "width " << width << " levels " << levels << " weights " << weights << " level " << c;
+        }
+      }
+}
+
+TEST(TeamKMeansFit, NegativeOrNonFiniteWeightsAreReported) {
+  const std::vector<float> x = make_columns(600, 1, 4);
+  for (float bad : {-1.0f, NAN, INFINITY}) {
+    std::vector<float> w(600, 1.0f);
+    w[9] = bad;
+    std::vector<double> scratch(size_t(sq::team_kmeans_bytes(600, 4) / 8));
+    std::vector<float> got(4);
+    HostTeam team;
+    sq::team_kmeans_fit(team, x.data(), 1, w.data(), 600, 4, 0, sq::ColumnFitOptions{}, scratch.data(), got.data(),
+                        nullptr);
+    for (float v : got) EXPECT_TRUE(std::isnan(v));
+  }
 }

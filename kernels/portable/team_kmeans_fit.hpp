@@ -1,21 +1,26 @@
-// CLAQ's column fit (quant/grid_column_kmeans.cpp) as a program for a team of threads that share memory: the
-// column's `reserve` smallest and largest values (ties broken by row) are set aside, and the rest get
-// KMeans1dSolver's default fit (quant/kmeans_1d.cpp, CoarseLloyd): sort, duplicate merge, shifted prefix sums,
-// coarse bins closed by count or span, the exact divide-and-conquer program on the bins, Lloyd steps on every
-// point, the centroids rounded to float. The device runs it with one CUDA thread block per column
-// (kernels/cuda/claq_column.cu); the CPU tests run it with a host team and compare with ColumnKMeansGrid bit
-// for bit.
+// The weighted 1-D k-means of quant/kmeans_1d.cpp (KMeans1dSolver with its default options, CoarseLloyd) as a
+// program for a team of threads that share memory, for the rows the device fits too long for one thread:
+// CLAQ's column fit (quant/grid_column_kmeans.cpp: the column's `reserve` smallest and largest values, ties
+// broken by row, are set aside first) and LeanQuant's lookup tables over groups wider than
+// kMaxExactKMeansWidth (quant/grid_lut_kmeans.cpp, importance weights). Steps as the CPU's: zero weights
+// dropped, sort, duplicate merge, shifted prefix sums, coarse bins closed by count or span, the exact
+// divide-and-conquer program on the bins (or on the points when there are few), Lloyd steps on every point,
+// the centroids rounded to float. The device runs it with one CUDA thread block per column or row
+// (kernels/cuda/claq_column.cu, kernels/cuda/lut_kmeans.cu); the CPU tests run it with host teams and compare
+// with the CPU grids bit for bit.
 //
-// Why a team and not one thread: a column has as many values as the layer has rows (up to 28672), and the
+// Why a team and not one thread: a CLAQ column has as many values as the layer has rows (up to 28672), and the
 // fits of a layer are strictly sequential (each column is fitted on values the previous columns' errors have
 // updated), so one column must be spread over many threads to be fast. Every step below is a phase
 // `team.for_each(n, f)`: f(i) for all i in [0, n), on any threads in any order, and then every thread waits.
 // Items of one phase never read what another item of the same phase writes, so the result does not depend on
 // how the items are spread: the host tests run them forwards, backwards, and with different team sizes.
 // Results are the CPU's bit for bit because every floating-point value is computed by the same expression
-// from the same operands: parallel steps only sort (a total order on (value, row)), count, or pick a leftmost
-// minimum, which are exact; the two prefix sums in double, whose rounding depends on their order, run as two
-// sequential chains (one thread each).
+// from the same operands: parallel steps only sort (a total order on (value, index)), count, or pick a
+// leftmost minimum, which are exact; the three prefix sums in double, whose rounding depends on their order,
+// run as sequential chains (one thread each). One caveat, shared with kmeans_exact_row.hpp: the CPU's
+// std::sort leaves equal values in an unspecified order, which only changes the order their weights are added
+// in (exact in double unless they span more than ~2^28; unweighted points are always exact).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -24,7 +29,7 @@
 
 namespace sq {
 
-// KMeans1dOptions' defaults, the options ColumnKMeansGrid fits with.
+// KMeans1dOptions' defaults, the options ColumnKMeansGrid and LutKMeansGrid fit with.
 struct ColumnFitOptions {
   int max_iter = 100;
   double tol = 1e-6;
@@ -44,7 +49,9 @@ struct Range {  // one node of the divide-and-conquer tree: j in [jlo, jhi], spl
 };
 
 struct State {  // scalars that one phase writes and the following phases read
-  int bad;      // a value is not finite
+  int bad;      // a value is not finite, or a weight not finite and non-negative
+  int positive; // some weight is positive (otherwise every weight counts as one, as the CPU does)
+  int dropped;  // points of weight zero, sorted after the others
   int m;        // distinct kept values
   int bins;     // coarse bins used
   int stop;     // Lloyd: stop iterating
@@ -76,6 +83,7 @@ struct Layout {
   double* xs;        // [rows] distinct values minus the shift
   double* ts;        // [rows] count * x
   double* tq;        // [rows] count * x * x
+  double* run_w;     // [rows] the weight of each distinct value
   double* pw;        // [rows + 1] prefix sums of count, count x, count x^2
   double* ps;
   double* pq;
@@ -120,6 +128,7 @@ SQ_PORTABLE inline Layout layout(void* base, int rows, int levels, const ColumnF
   l.xs = reinterpret_cast<double*>(take(8 * r));
   l.ts = reinterpret_cast<double*>(take(8 * r));
   l.tq = reinterpret_cast<double*>(take(8 * r));
+  l.run_w = reinterpret_cast<double*>(take(8 * r));
   l.pw = reinterpret_cast<double*>(take(8 * n1));
   l.ps = reinterpret_cast<double*>(take(8 * n1));
   l.pq = reinterpret_cast<double*>(take(8 * n1));
@@ -147,7 +156,7 @@ SQ_PORTABLE inline Layout layout(void* base, int rows, int levels, const ColumnF
 SQ_PORTABLE inline bool finite(float v) { return v - v == 0.0f; }
 
 // (value, row) order; padding rows (>= rows) after every real one.
-SQ_PORTABLE inline bool key_less(float va, int32_t ra, float vb, int32_t rb, int rows) {
+SQ_PORTABLE inline bool key_less(float va, int32_t ra, float vb, int32_t rb, int rows) {  // rows: first padding index
   const bool pa = ra >= rows, pb = rb >= rows;
   if (pa != pb) return pb;
   return va < vb || (va == vb && ra < rb);
@@ -342,32 +351,57 @@ SQ_PORTABLE void lloyd(Team& team, const Layout& l, int m, int k, const ColumnFi
 
 }  // namespace column_fit
 
-// Bytes of scratch claq_column_fit needs for a column of `rows` values fitted with `levels` levels.
-SQ_PORTABLE inline int64_t claq_column_fit_bytes(int rows, int levels, const ColumnFitOptions& o = {}) {
+// Bytes of scratch team_kmeans_fit needs for `rows` values fitted with `levels` levels.
+SQ_PORTABLE inline int64_t team_kmeans_bytes(int rows, int levels, const ColumnFitOptions& o = {}) {
   return column_fit::layout(nullptr, rows, levels, o).bytes;
 }
 
-// Fits the column x[0], x[stride], ..., x[(rows - 1) stride] as ColumnKMeansGrid::fit does with `reserve`
-// values set aside per side (2 * reserve < rows): levels_out gets the `levels` ascending levels,
-// reserved_out the 2 * reserve reserved rows, ascending. A column holding a non-finite value gets NaN levels
-// (the caller reports it). Every thread of the team calls this with the same arguments; scratch holds
-// claq_column_fit_bytes(rows, levels, o) bytes, 8-byte aligned.
+// Fits the values x[0], x[stride], ..., x[(rows - 1) stride] with weights w[0..rows) (null: ones), as
+// KMeans1dSolver::solve does, after setting aside `reserve` values per side as ColumnKMeansGrid::fit does
+// (2 * reserve < rows; reserve > 0 only without weights): levels_out gets the `levels` ascending levels
+// (1 <= levels <= 256), reserved_out the 2 * reserve reserved indices, ascending. A non-finite value, or a
+// weight that is not finite and non-negative, gives NaN levels (the caller reports it). Every thread of the
+// team calls this with the same arguments; scratch holds team_kmeans_bytes(rows, levels, o) bytes, 8-byte
+// aligned.
 template <typename Team>
-SQ_PORTABLE void claq_column_fit(Team& team, const float* x, int64_t stride, int rows, int levels, int reserve,
-                                 const ColumnFitOptions& o, void* scratch, float* levels_out, int32_t* reserved_out) {
+SQ_PORTABLE void team_kmeans_fit(Team& team, const float* x, int64_t stride, const float* w, int rows, int levels,
+                                 int reserve, const ColumnFitOptions& o, void* scratch, float* levels_out,
+                                 int32_t* reserved_out) {
   using namespace column_fit;
   const Layout l = layout(scratch, rows, levels, o);
   const int p = pow2_at_least(rows), k = levels;
-  team.for_each(1, [&](int64_t) { l.state->bad = 0; });
-  team.for_each(p, [&](int64_t i) {
-    l.key_r[i] = int32_t(i);
-    l.key_v[i] = i < rows ? x[i * stride] : 0.0f;
-    if (i < rows && !finite(l.key_v[i])) l.state->bad = 1;  // every writer writes the same value
+  team.for_each(1, [&](int64_t) { l.state->bad = l.state->positive = 0; });
+  team.for_each(rows, [&](int64_t i) {  // every writer of a flag writes the same value
+    const float wi = w ? w[i] : 1.0f;
+    if (!finite(x[i * stride]) || !finite(wi) || wi < 0.0f) l.state->bad = 1;
+    if (wi > 0.0f) l.state->positive = 1;
   });
   if (l.state->bad) {
     team.for_each(k, [&](int64_t c) { levels_out[c] = float(NAN); });
     return;
   }
+  // A point's weight as the CPU counts it; points of weight zero get an index past `rows`, which sorts them
+  // after every other point.
+  const bool positive = l.state->positive;
+  const auto weight = [&](int32_t i) { return positive && w ? w[i] : 1.0f; };
+  team.for_each(p, [&](int64_t i) {
+    const bool real = i < rows;
+    l.key_v[i] = real ? x[i * stride] : 0.0f;
+    l.key_r[i] = int32_t(real && weight(int32_t(i)) > 0.0f ? i : rows + i);
+  });
+  const int chunks = team.size() < kMaxColumnFitTeam ? team.size() : kMaxColumnFitTeam;
+  const int rows_per_chunk = (rows + chunks - 1) / chunks;
+  team.for_each(chunks, [&](int64_t c) {
+    int count = 0;
+    for (int i = int(c) * rows_per_chunk; i < rows && i < (int(c) + 1) * rows_per_chunk; ++i) count += l.key_r[i] >= rows;
+    l.chunk[c] = count;
+  });
+  team.for_each(1, [&](int64_t) {
+    int dropped = 0;
+    for (int c = 0; c < chunks; ++c) dropped += l.chunk[c];
+    l.state->dropped = dropped;
+  });
+  const int total = rows - l.state->dropped;  // at least one: all-zero weights count as ones
   // Bitonic sort by (value, row): a total order, so the result is the one sorted array.
   for (int size = 2; size <= p; size *= 2)
     for (int stride2 = size / 2; stride2 > 0; stride2 /= 2)
@@ -387,17 +421,17 @@ SQ_PORTABLE void claq_column_fit(Team& team, const float* x, int64_t stride, int
       });
   // The reserved rows are the first and last `reserve` of the order; each finds its place by counting.
   team.for_each(2 * reserve, [&](int64_t t) {
-    const int32_t row = l.key_r[t < reserve ? t : rows - 2 * reserve + t];
+    const int32_t row = l.key_r[t < reserve ? t : total - 2 * reserve + t];
     int rank = 0;
-    for (int u = 0; u < 2 * reserve; ++u) rank += l.key_r[u < reserve ? u : rows - 2 * reserve + u] < row;
+    for (int u = 0; u < 2 * reserve; ++u) rank += l.key_r[u < reserve ? u : total - 2 * reserve + u] < row;
     reserved_out[rank] = row;
   });
 
   // The kept values, sorted: v[0..n). A distinct value ends at i when v[i + 1] differs; the ends are
   // numbered by a scan over one chunk per thread.
   const float* v = l.key_v + reserve;
-  const int n = rows - 2 * reserve;
-  const int chunks = team.size() < kMaxColumnFitTeam ? team.size() : kMaxColumnFitTeam;
+  const int32_t* index = l.key_r + reserve;
+  const int n = total - 2 * reserve;
   const int chunk_len = (n + chunks - 1) / chunks;
   const auto ends_at = [&](int i) { return i + 1 == n || v[i + 1] != v[i]; };
   team.for_each(chunks, [&](int64_t c) {
@@ -418,14 +452,17 @@ SQ_PORTABLE void claq_column_fit(Team& team, const float* x, int64_t stride, int
   });
   const int m = l.state->m;
   const double shift = l.state->shift;
-  // Per distinct value: its count (a sum of ones, exact), its shifted value and the terms the prefix sums add.
+  // Per distinct value: its weight (its points' weights added in order), its shifted value and the terms the
+  // prefix sums add.
   team.for_each(m, [&](int64_t d) {
     const int begin = d == 0 ? 0 : l.run_end[d - 1], end = l.run_end[d];
-    const double count = double(end - begin), xv = double(v[end - 1]) - shift;
+    double acc_w = 0.0;
+    for (int i = begin; i < end; ++i) acc_w += weight(index[i]);
+    const double xv = double(v[end - 1]) - shift;
     l.xs[d] = xv;
-    l.pw[d + 1] = double(end);
-    l.ts[d] = count * xv;
-    l.tq[d] = count * xv * xv;
+    l.run_w[d] = acc_w;
+    l.ts[d] = acc_w * xv;
+    l.tq[d] = acc_w * xv * xv;
   });
   const int bins = o.coarse_bins > 4 * k ? o.coarse_bins : 4 * k;
   const bool coarse = m > k && m > bins;
@@ -441,12 +478,15 @@ SQ_PORTABLE void claq_column_fit(Team& team, const float* x, int64_t stride, int
       }
       l.next[s] = lo;
     });
-  // The two prefix sums add in order, one thread each; a third walks the bins' edges.
-  team.for_each(coarse ? 3 : 2, [&](int64_t item) {
+  // The three prefix sums add in order, one thread each; a fourth walks the bins' edges.
+  team.for_each(coarse ? 4 : 3, [&](int64_t item) {
     if (item == 0) {
-      l.pw[0] = l.ps[0] = 0.0;
-      for (int d = 0; d < m; ++d) l.ps[d + 1] = l.ps[d] + l.ts[d];
+      l.pw[0] = 0.0;
+      for (int d = 0; d < m; ++d) l.pw[d + 1] = l.pw[d] + l.run_w[d];
     } else if (item == 1) {
+      l.ps[0] = 0.0;
+      for (int d = 0; d < m; ++d) l.ps[d + 1] = l.ps[d] + l.ts[d];
+    } else if (item == 2) {
       l.pq[0] = 0.0;
       for (int d = 0; d < m; ++d) l.pq[d + 1] = l.pq[d] + l.tq[d];
     } else {
