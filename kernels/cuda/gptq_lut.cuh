@@ -7,7 +7,8 @@
 
 namespace sq::cuda {
 
-// One thread per row, workspace_rows rows per launch (lut_kmeans.cu; width <= kMaxExactKMeansWidth).
+// workspace_rows rows per launch (lut_kmeans.cu): one thread per row up to kMaxExactKMeansWidth values, one
+// thread block per row above.
 cudaError_t launch_lut_kmeans_fit(const float* w, int64_t ld, int64_t rows, int64_t width, const float* importance,
                                   int levels, float* lut, void* workspace, int64_t workspace_rows,
                                   cudaStream_t stream);

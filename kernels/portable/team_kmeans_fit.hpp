@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "portable/kmeans_exact_row.hpp"
 #include "portable/portable.hpp"
 
 namespace sq {
@@ -354,6 +355,12 @@ SQ_PORTABLE void lloyd(Team& team, const Layout& l, int m, int k, const ColumnFi
 // Bytes of scratch team_kmeans_fit needs for `rows` values fitted with `levels` levels.
 SQ_PORTABLE inline int64_t team_kmeans_bytes(int rows, int levels, const ColumnFitOptions& o = {}) {
   return column_fit::layout(nullptr, rows, levels, o).bytes;
+}
+
+// Scratch of one row of the device LUT fit (DeviceApi::lut_kmeans_fit): one thread per row runs the exact fit
+// of kmeans_exact_row.hpp up to kMaxExactKMeansWidth values, one team per row this program above.
+SQ_PORTABLE inline int64_t lut_kmeans_row_bytes(int width, int levels) {
+  return width <= kMaxExactKMeansWidth ? exact_kmeans_scratch_bytes(width, levels) : team_kmeans_bytes(width, levels);
 }
 
 // Fits the values x[0], x[stride], ..., x[(rows - 1) stride] with weights w[0..rows) (null: ones), as

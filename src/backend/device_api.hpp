@@ -115,11 +115,13 @@ class DeviceApi {
 
   // ---- the GPTQ sweep with a LeanQuant lookup-table grid ----
   // The LUT fit of quant/grid_lut_kmeans.hpp (importance-weighted 1-D k-means, default solver options) for
-  // every row r over columns [0, width) of w, width <= kMaxExactKMeansWidth, where the CPU solver is exact and
-  // kernels/portable/kmeans_exact_row.hpp reproduces it: lut[r * levels + c], ascending. importance: `width`
-  // device floats, or null for ones. A row holding a non-finite value gets NaN levels, for the caller to
-  // report. workspace holds workspace_rows * exact_kmeans_scratch_bytes(width, levels) bytes (8-byte
-  // aligned); rows are fitted workspace_rows at a time.
+  // every row r over columns [0, width) of w: lut[r * levels + c], ascending, the CPU's levels bit for bit. Up to
+  // kMaxExactKMeansWidth values, where the CPU solver is exact, one thread per row runs
+  // kernels/portable/kmeans_exact_row.hpp; above, one thread block per row runs
+  // kernels/portable/team_kmeans_fit.hpp (coarse bins and Lloyd steps). importance: `width` device floats, or
+  // null for ones. A row holding a non-finite value gets NaN levels, for the caller to report. workspace holds
+  // workspace_rows * lut_kmeans_row_bytes(width, levels) bytes (8-byte aligned); rows are fitted
+  // workspace_rows at a time.
   virtual void lut_kmeans_fit(const float* w, int64_t ld, int64_t rows, int64_t width, const float* importance,
                               int levels, float* lut, void* workspace, int64_t workspace_rows) = 0;
   // gptq_affine_block with a LUT grid: column i of row r is rounded to the nearest of the `levels` ascending

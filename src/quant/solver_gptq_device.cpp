@@ -6,7 +6,7 @@
 
 #include "backend/device_api.hpp"
 #include "backend/offload/device_memory.hpp"
-#include "portable/kmeans_exact_row.hpp"
+#include "portable/team_kmeans_fit.hpp"
 #include "quant/grid_gaussian.hpp"
 #include "util/error.hpp"
 
@@ -28,15 +28,18 @@ bool device_fits_groups(const DeviceSweepGrid& grid, int64_t width) {
     // Only the CPU's direct-sum regime (width < 32 << bits), up to the kernel's row limit.
     case DeviceGroupFit::LossAware:
       return width <= DeviceApi::kMaxLossAwareWidth && width < (int64_t(32) << grid.bits);
-    // Only rows the CPU k-means solves exactly (its coarse-bin warm start and Lloyd steps start above).
-    case DeviceGroupFit::LutKMeans: return width <= kMaxExactKMeansWidth;
+    // Any width: one thread per row where the CPU k-means is exact, a thread block per row above.
+    case DeviceGroupFit::LutKMeans: return width >= 1 && width <= (int64_t(1) << 30);
   }
   return false;
 }
 
 int64_t lut_scratch_per_row(const DeviceSweepGrid& grid, const GroupSchedule& schedule) {
   if (!grid.lut() || !schedule.fit_during_sweep) return 0;
-  return exact_kmeans_scratch_bytes(int(schedule.group_size), 1 << grid.bits);
+  // The last group may be narrower than the others, and fitted the other way.
+  const int width = int(schedule.group_size), levels = 1 << grid.bits;
+  return std::max(lut_kmeans_row_bytes(width, levels),
+                  exact_kmeans_scratch_bytes(std::min(width, kMaxExactKMeansWidth), levels));
 }
 
 // Everything but the LUT fit's scratch.

@@ -237,6 +237,15 @@ class HostDeviceApi final : public DeviceApi {
       return affine_round(scales, zeros, rows, bits, g, r, x, code);
     });
   }
+  // The portable team program the CUDA kernels run (kernels/portable/team_kmeans_fit.hpp), over the caller's
+  // workspace, by a team of 512 "threads" (a kernel's block) running each phase's items in order.
+  struct SequentialTeam {
+    int size() const { return 512; }
+    template <typename F>
+    void for_each(int64_t n, const F& f) {
+      for (int64_t i = 0; i < n; ++i) f(i);
+    }
+  };
   // The portable row fit the CUDA kernel runs (kernels/portable/kmeans_exact_row.hpp), over the caller's
   // workspace in batches of workspace_rows interleaved rows, as the kernel's launches lay it out: layer tests
   // over this stand-in then check the workspace sizing and the layout as well as the arithmetic.
@@ -247,6 +256,13 @@ class HostDeviceApi final : public DeviceApi {
       ++s_.lut_launches;
       for (int64_t t = 0; t < workspace_rows && r0 + t < rows; ++t) {
         const int64_t r = r0 + t;
+        if (width > kMaxExactKMeansWidth) {  // one team per row, its scratch the t-th slice of the workspace
+          SequentialTeam team;
+          team_kmeans_fit(team, w + r * ld, 1, importance, int(width), levels, 0, ColumnFitOptions{},
+                          static_cast<char*>(workspace) + t * lut_kmeans_row_bytes(int(width), levels),
+                          lut + r * levels, nullptr);
+          continue;
+        }
         const ExactKMeansScratch scratch = exact_kmeans_scratch(workspace, int(width), levels, workspace_rows, t);
         if (!exact_kmeans_row(w + r * ld, importance, int(width), levels, scratch, lut + r * levels))
           std::fill(lut + r * levels, lut + (r + 1) * levels, std::nanf(""));
@@ -261,15 +277,6 @@ class HostDeviceApi final : public DeviceApi {
       return row[*code];
     });
   }
-  // The portable team program the CUDA kernel runs (kernels/portable/team_kmeans_fit.hpp), over the caller's
-  // workspace, by a team of 512 "threads" (the kernel's block) running each phase's items in order.
-  struct SequentialTeam {
-    int size() const { return 512; }
-    template <typename F>
-    void for_each(int64_t n, const F& f) {
-      for (int64_t i = 0; i < n; ++i) f(i);
-    }
-  };
   void claq_column_fit(const float* w, int64_t rows, int64_t cols, int64_t column, int levels, int reserve,
                        float* levels_out, int32_t* reserved_out, void* workspace) override {
     ++s_.claq_fits;

@@ -125,6 +125,17 @@ TEST(GptqDeviceSweep, LutGroupsFittedOnTheDevice) {
   EXPECT_EQ(same_as_cpu(plain).lut_fits, 3u);
 }
 
+// Groups over 512 values, where the CPU k-means starts from coarse bins and runs Lloyd steps: a thread block
+// per row on the device (the team program), and the last, narrower group by one thread per row.
+TEST(GptqDeviceSweep, WideLutGroupsFittedOnTheDeviceByTeams) {
+  EXPECT_EQ(same_as_cpu(options("leanquant", 4, 640), uint64_t(1) << 30, 640).lut_fits, 1u);
+  EXPECT_EQ(same_as_cpu(options("leanquant", 3, 600), uint64_t(1) << 30, 1000).lut_fits, 2u);  // 600 + 400 columns
+  EXPECT_EQ(same_as_cpu(options("leanquant", 4, 512), uint64_t(1) << 30, 640).lut_fits, 2u);  // 512 still exact
+  const DeviceRun tight = same_as_cpu(options("leanquant", 2, 700), uint64_t(12) << 20, 700);  // scratch split
+  EXPECT_EQ(tight.lut_fits, 1u);
+  EXPECT_GT(tight.lut_launches, 1u);
+}
+
 TEST(GptqDeviceSweep, LutFitScratchIsSplitUnderATightBudget) {
   // W, U, codes and the LUTs take about 640 KiB; half of what is left holds the k-means scratch of 16 rows
   // (11.2 KiB each for 128 values and 16 levels), so each group's 96 rows are fitted in several launches.
@@ -168,9 +179,6 @@ TEST(GptqDeviceSweep, OtherGridsAndTightBudgetsSweepOnTheHost) {
   // 2-bit groups of 128: the CPU ranks candidates with sorted prefix sums (128 >= 32 << 2), whose rounding
   // the device does not reproduce.
   EXPECT_EQ(expect_same_as_cpu(options("leanquant-affine", 2, 128)), 0u);
-  // LUT groups of 640 values: past 512 the CPU k-means starts from coarse bins and runs Lloyd steps.
-  EXPECT_EQ(same_as_cpu(options("leanquant", 4, 640), uint64_t(1) << 30, 640).blocks, 0u);
-  EXPECT_EQ(same_as_cpu(options("leanquant", 4, 512), uint64_t(1) << 30, 640).lut_fits, 2u);  // 512 still exact
   auto wide = options("gptq", 4, 128);
   wide.block_size = 512;  // more columns than the sweep kernel holds
   EXPECT_EQ(expect_same_as_cpu(wide), 0u);
