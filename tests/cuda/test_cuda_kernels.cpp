@@ -252,17 +252,18 @@ TEST(CudaKernels, GptqAffineBlockMatchesCpu) {
 TEST(CudaKernels, LutKMeansFitMatchesCpuBitForBit) {
   auto d = sqtest::gpu_api();
   REQUIRE_GPU(d);
-  const int64_t rows = 700, ld = 520;
+  const int64_t rows = 700, ld = 2100;
   auto w = sqtest::random_matrix(size_t(rows * ld), 21);
   for (int64_t c = 0; c < ld; ++c) w[size_t(3 * ld + c)] = 0.25f;                // one distinct value
   for (int64_t c = 0; c < ld; ++c) w[size_t(4 * ld + c)] = float(c % 5) * 0.1f;  // fewer values than levels
   auto importance = sqtest::random_matrix(size_t(ld), 22);
   for (float& s : importance) s = std::exp(3.0f * s);  // LeanQuant's v^-4 spans orders of magnitude
-  for (int64_t width : {int64_t(64), int64_t(128), int64_t(200), int64_t(512)})
+  // Up to 512 one thread per row; wider rows (coarse bins, Lloyd steps) one thread block per row.
+  for (int64_t width : {int64_t(64), int64_t(128), int64_t(200), int64_t(512), int64_t(700), int64_t(2048)})
     for (int levels : {4, 16, 256})
       for (bool weighted : {false, true})
         for (int64_t ws_rows : {rows, int64_t(96)}) {  // one launch, or several
-          const size_t ws_floats = size_t(ws_rows * sq::exact_kmeans_scratch_bytes(int(width), levels) / 4 + 2);
+          const size_t ws_floats = size_t(ws_rows * sq::lut_kmeans_row_bytes(int(width), levels) / 4 + 2);
           const Buffers b{w, std::vector<float>(size_t(rows * levels)), importance, std::vector<float>(ws_floats)};
           EXPECT_EQ(kernel_error(*d, b, 1, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
                       a.lut_kmeans_fit(p[0], ld, rows, width, weighted ? p[2] : nullptr, levels, p[1], p[3], ws_rows);
@@ -443,6 +444,13 @@ TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
   const sqtest::LayerParity c = sqtest::layer_parity(*be, claq, 1024, 1024, 18);
   EXPECT_LE(c.code_mismatch, 0.01);
   EXPECT_NEAR(c.objective, c.objective_ref, 0.01 * c.objective_ref);
+  sq::QuantizeOptions wide;  // LUT groups of 1024 columns: a thread block per row fits them
+  wide.method = "leanquant";
+  wide.bits = 4;
+  wide.group_size = 1024;
+  const sqtest::LayerParity lw = sqtest::layer_parity(*be, wide, 512, 2048, 18);
+  EXPECT_LE(lw.code_mismatch, 0.01);
+  EXPECT_NEAR(lw.objective, lw.objective_ref, 0.01 * lw.objective_ref);
 }
 
 TEST(CudaKernels, QuantEaseLayerOnTheDeviceMatchesTheCpuSweeps) {
