@@ -5,6 +5,7 @@
 // (cmake/Cuda.cmake): the host never fuses a multiply into an add, so neither may these kernels.
 #include <cuda_fp16.h>
 
+#include "cuda/block_team.cuh"
 #include "cuda/claq_column.cuh"
 #include "portable/team_kmeans_fit.hpp"
 #include "portable/nearest_level.hpp"
@@ -14,17 +15,6 @@ namespace {
 
 constexpr int kFitThreads = 512;
 constexpr int kRoundWarps = 8;
-
-// The portable program's team: a phase's items spread over the block's threads, then a barrier (which also
-// makes the phase's global-memory writes visible to the whole block).
-struct BlockTeam {
-  __device__ int size() const { return int(blockDim.x); }
-  template <typename F>
-  __device__ void for_each(int64_t n, const F& f) {
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) f(i);
-    __syncthreads();
-  }
-};
 
 __global__ void __launch_bounds__(kFitThreads)
     claq_column_fit_kernel(const float* w, int rows, int64_t cols, int64_t column, int levels, int reserve,

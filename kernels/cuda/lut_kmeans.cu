@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cuda/block_team.cuh"
 #include "cuda/gptq_lut.cuh"
 #include "portable/kmeans_exact_row.hpp"
 #include "portable/team_kmeans_fit.hpp"
@@ -15,15 +16,6 @@ namespace {
 
 constexpr int kThreads = 128;
 constexpr int kTeamThreads = 256;
-
-struct BlockTeam {  // as in claq_column.cu: a phase's items over the block's threads, then a barrier
-  __device__ int size() const { return int(blockDim.x); }
-  template <typename F>
-  __device__ void for_each(int64_t n, const F& f) {
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) f(i);
-    __syncthreads();
-  }
-};
 
 __global__ void __launch_bounds__(kTeamThreads)
     lut_kmeans_team_kernel(const float* w, int64_t ld, int64_t rows, int width, const float* importance, int levels,

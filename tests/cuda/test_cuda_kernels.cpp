@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -22,7 +23,6 @@
 #include "portable/kmeans_exact_row.hpp"
 #include "quant/grid_gaussian.hpp"
 #include "quant/hadamard.hpp"
-#include "quant/quantize_options.hpp"
 #include "tiny_model.hpp"
 
 namespace {
@@ -419,6 +419,11 @@ TEST(CudaKernels, QuantEaseBlockAndSubtractMatchCpuBitForBit) {
 TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
   auto be = sqtest::gpu();
   REQUIRE_GPU(be);
+  const auto expect_parity = [&](const sq::QuantizeOptions& o, int64_t rows, int64_t cols, const std::string& what) {
+    const sqtest::LayerParity p = sqtest::layer_parity(*be, o, rows, cols, 18);
+    EXPECT_LE(p.code_mismatch, 0.01) << what;
+    EXPECT_NEAR(p.objective, p.objective_ref, 0.01 * p.objective_ref) << what;
+  };
   for (const char* method : {"gptq", "leanquant-affine", "leanquant"})
     for (bool static_groups : {false, true}) {  // groups fitted on the device during the sweep, or up front
       sq::QuantizeOptions o;
@@ -426,31 +431,20 @@ TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
       o.bits = 4;
       o.group_size = 128;
       o.static_groups = o.act_order = static_groups;
-      const sqtest::LayerParity p = sqtest::layer_parity(*be, o, 512, 2048, 18);
-      EXPECT_LE(p.code_mismatch, 0.01) << method << " static " << static_groups;
-      EXPECT_NEAR(p.objective, p.objective_ref, 0.01 * p.objective_ref) << method << " static " << static_groups;
+      expect_parity(o, 512, 2048, std::string(method) + (static_groups ? " static" : ""));
     }
   sq::QuantizeOptions higgs;  // the sweep on the Hadamard-rotated layer
   higgs.method = "higgs-gptq";
   higgs.bits = 4;
   higgs.group_size = 128;
-  const sqtest::LayerParity p = sqtest::layer_parity(*be, higgs, 512, 2048, 18);
-  EXPECT_LE(p.code_mismatch, 0.01);
-  EXPECT_NEAR(p.objective, p.objective_ref, 0.01 * p.objective_ref);
-  sq::QuantizeOptions claq;  // per-column fits on the device, 2 and 4 bits mixed, reserved outliers
-  sq::set_option(claq, "method", "claq");
-  sq::set_option(claq, "bits", "2.12");
-  claq.group_size = -1;
-  const sqtest::LayerParity c = sqtest::layer_parity(*be, claq, 1024, 1024, 18);
-  EXPECT_LE(c.code_mismatch, 0.01);
-  EXPECT_NEAR(c.objective, c.objective_ref, 0.01 * c.objective_ref);
+  expect_parity(higgs, 512, 2048, "higgs-gptq");
+  // CLAQ: per-column fits on the device, 2 and 4 bits mixed, reserved outliers.
+  expect_parity(sqtest::claq_options("2.12"), 1024, 1024, "claq 2.12");
   sq::QuantizeOptions wide;  // LUT groups of 1024 columns: a thread block per row fits them
   wide.method = "leanquant";
   wide.bits = 4;
   wide.group_size = 1024;
-  const sqtest::LayerParity lw = sqtest::layer_parity(*be, wide, 512, 2048, 18);
-  EXPECT_LE(lw.code_mismatch, 0.01);
-  EXPECT_NEAR(lw.objective, lw.objective_ref, 0.01 * lw.objective_ref);
+  expect_parity(wide, 512, 2048, "leanquant g1024");
 }
 
 TEST(CudaKernels, QuantEaseLayerOnTheDeviceMatchesTheCpuSweeps) {

@@ -16,6 +16,7 @@
 #include "pipeline/job.hpp"
 #include "tiny_model.hpp"
 #include "quant/layer_quantizer.hpp"
+#include "quant/quantize_options.hpp"
 #include "util/log.hpp"
 
 namespace sqtest {
@@ -109,6 +110,15 @@ inline LayerParity layer_parity(sq::Backend& be, const sq::QuantizeOptions& o, i
   p.objective = out.objective;
   p.objective_ref = ref.objective;
   return p;
+}
+
+// CLAQ at `bits` average code bits ("3", or fractional like "2.12"), per channel (its grids are per column).
+inline sq::QuantizeOptions claq_options(const std::string& bits) {
+  sq::QuantizeOptions o;
+  sq::set_option(o, "method", "claq");
+  sq::set_option(o, "bits", bits);
+  o.group_size = -1;
+  return o;
 }
 
 // The methods and settings every backend must reproduce.

@@ -15,6 +15,7 @@
 #include "pipeline/job_options.hpp"
 #include "pipeline/layer_codec.hpp"
 #include "pipeline/quantize_call.hpp"
+#include "backend_parity.hpp"
 #include "correlated_hessian.hpp"
 #include "quant/claq_columns.hpp"
 #include "quant/layer_quantizer.hpp"
@@ -51,13 +52,7 @@ Layer correlated_layer(int64_t rows, int64_t cols, uint32_t seed, bool heavy_tai
   return l;
 }
 
-sq::QuantizeOptions claq(const std::string& bits) {
-  sq::QuantizeOptions o;
-  sq::set_option(o, "method", "claq");
-  sq::set_option(o, "bits", bits);
-  o.group_size = -1;
-  return o;
-}
+sq::QuantizeOptions claq(const std::string& bits) { return sqtest::claq_options(bits); }
 
 sq::QuantizedLayer run(const Layer& l, const sq::QuantizeOptions& o) {
   return sq::quantize_layer(sq::default_cpu_backend(), l.w.data(), l.rows, l.cols, l.h.data(), o, sq::null_logger());

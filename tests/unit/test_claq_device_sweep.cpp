@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 
+#include "backend_parity.hpp"
 #include "correlated_hessian.hpp"
 #include "host_device_api.hpp"
 #include "identical_layers.hpp"
@@ -33,13 +34,7 @@ struct Layer {
   }
 };
 
-sq::QuantizeOptions claq(const std::string& bits) {
-  sq::QuantizeOptions o;
-  sq::set_option(o, "method", "claq");
-  sq::set_option(o, "bits", bits);
-  o.group_size = -1;
-  return o;
-}
+sq::QuantizeOptions claq(const std::string& bits) { return sqtest::claq_options(bits); }
 
 struct DeviceRun {
   size_t fits = 0, rounds = 0;
