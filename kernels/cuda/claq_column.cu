@@ -20,7 +20,7 @@ __global__ void __launch_bounds__(kFitThreads)
     claq_column_fit_kernel(const float* w, int rows, int64_t cols, int64_t column, int levels, int reserve,
                            float* levels_out, int32_t* reserved_out, void* workspace) {
   BlockTeam team;
-  team_kmeans_fit(team, w + column, cols, nullptr, rows, levels, reserve, ColumnFitOptions{}, workspace, levels_out,
+  team_kmeans_fit(team, w + column, cols, nullptr, rows, levels, reserve, TeamKMeansOptions{}, workspace, levels_out,
                   reserved_out);
 }
 

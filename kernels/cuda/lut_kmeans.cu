@@ -23,7 +23,7 @@ __global__ void __launch_bounds__(kTeamThreads)
   const int64_t r = row0 + blockIdx.x;
   if (r >= rows) return;  // the whole block leaves together
   BlockTeam team;
-  team_kmeans_fit(team, w + r * ld, 1, importance, width, levels, 0, ColumnFitOptions{},
+  team_kmeans_fit(team, w + r * ld, 1, importance, width, levels, 0, TeamKMeansOptions{},
                   workspace + int64_t(blockIdx.x) * row_bytes, lut + r * levels, nullptr);
 }
 

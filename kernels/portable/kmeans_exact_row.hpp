@@ -131,6 +131,21 @@ SQ_PORTABLE inline void dc_layer(const SegmentCost& cost, const Strided<double>&
   }
 }
 
+// centroids[0..k) = the k double centroids plus `shift`, rounded to float, ascending (insertion sort: the
+// order of k floats is unique), as KMeans1dSolver::solve returns them.
+template <typename Doubles>
+SQ_PORTABLE inline void float_centroids(const Doubles& cen, int k, double shift, float* centroids) {
+  for (int c = 0; c < k; ++c) {
+    const float v = float(cen[c] + shift);
+    int at = c;
+    while (at > 0 && centroids[at - 1] > v) {
+      centroids[at] = centroids[at - 1];
+      --at;
+    }
+    centroids[at] = v;
+  }
+}
+
 }  // namespace detail
 
 // k ascending centroids for the n values x (weights w, or null for ones), as KMeans1dSolver::solve gives them
@@ -203,16 +218,7 @@ SQ_PORTABLE inline bool exact_kmeans_row(const float* x, const float* w, int n, 
       end = begin;
     }
   }
-  // Back to float, ascending (insertion sort: the order of k floats is unique).
-  for (int c = 0; c < k; ++c) {
-    const float v = float(cen[c] + shift);
-    int at = c;
-    while (at > 0 && centroids[at - 1] > v) {
-      centroids[at] = centroids[at - 1];
-      --at;
-    }
-    centroids[at] = v;
-  }
+  detail::float_centroids(cen, k, shift, centroids);
   return true;
 }
 

@@ -31,19 +31,19 @@
 namespace sq {
 
 // KMeans1dOptions' defaults, the options ColumnKMeansGrid and LutKMeansGrid fit with.
-struct ColumnFitOptions {
+struct TeamKMeansOptions {
   int max_iter = 100;
   double tol = 1e-6;
   int coarse_bins = 512;
 };
 
 // Most threads a team may have (the scan's per-thread counts are sized for it).
-constexpr int kMaxColumnFitTeam = 1024;
+constexpr int kMaxKMeansTeam = 1024;
 // Entries of the divide-and-conquer search's per-lane partial minima; a level with more nodes gives each
 // node fewer lanes.
-constexpr int kColumnFitPartials = 4096;
+constexpr int kKMeansPartials = 4096;
 
-namespace column_fit {
+namespace team_kmeans {
 
 struct Range {  // one node of the divide-and-conquer tree: j in [jlo, jhi], split points in [ilo, ihi]
   int jlo, jhi, ilo, ihi;
@@ -65,27 +65,28 @@ SQ_PORTABLE inline int pow2_at_least(int n) {
   while (p < n) p *= 2;
   return p;
 }
-// Largest program the exact step solves: all m <= bins points, or fewer than 2 bins + 1 coarse bins (each bin
-// closes on count, at most `bins` of them, or on a span of range / bins, fewer than `bins` of them).
-SQ_PORTABLE inline int max_program(int levels, const ColumnFitOptions& o) {
-  const int bins = o.coarse_bins > 4 * levels ? o.coarse_bins : 4 * levels;
-  return 2 * bins + 1;
+// Coarse bins CoarseLloyd asks for (at least 4 per level), and the largest program the exact step then solves:
+// all m <= bins points, or at most 2 bins + 1 coarse bins (each bin closes on count, at most `bins` of them, or
+// on a span of range / bins, fewer than `bins` of them, or at the end).
+SQ_PORTABLE inline int coarse_bins(int levels, const TeamKMeansOptions& o) {
+  return o.coarse_bins > 4 * levels ? o.coarse_bins : 4 * levels;
 }
+SQ_PORTABLE inline int max_program(int levels, const TeamKMeansOptions& o) { return 2 * coarse_bins(levels, o) + 1; }
 
 // The scratch, carved out of one buffer in this order (8-byte aligned pieces).
 struct Layout {
   State* state;
-  float* key_v;      // [p] sort keys: value, row (rows..p-1 are padding, sorted last)
+  float* key_v;      // [p] sort keys: value, index (indices >= rows are padding or dropped, sorted last)
   int32_t* key_r;    // [p]
-  int32_t* chunk;    // [kMaxColumnFitTeam + 1] distinct values per scan chunk, then their offsets
+  int32_t* chunk;    // [kMaxKMeansTeam + 1] distinct values per scan chunk, then their offsets
   int32_t* run_end;  // [rows] distinct value d covers kept sorted values [run_end[d - 1], run_end[d])
   int32_t* next;     // [rows] coarse: where a bin starting at a point closes
   int32_t* edge;     // [nb + 1] coarse bin edges
   double* xs;        // [rows] distinct values minus the shift
-  double* ts;        // [rows] count * x
-  double* tq;        // [rows] count * x * x
+  double* ts;        // [rows] weight * x
+  double* tq;        // [rows] weight * x * x
   double* run_w;     // [rows] the weight of each distinct value
-  double* pw;        // [rows + 1] prefix sums of count, count x, count x^2
+  double* pw;        // [rows + 1] prefix sums of weight, weight x, weight x^2
   double* ps;
   double* pq;
   double* bw;        // [nb + 1] the same at the coarse bin edges
@@ -96,19 +97,18 @@ struct Layout {
   int32_t* arg;      // [levels * (nb + 1)] split points
   Range* level_a;    // [nb + 1] nodes of the tree's current and next levels
   Range* level_b;
-  double* part_v;    // [kColumnFitPartials] per-lane partial minima
+  double* part_v;    // [kKMeansPartials] per-lane partial minima
   int32_t* part_i;
   double* cen;       // [levels] centroids, then Lloyd's working arrays
   double* move;
   double* weight;
   double* cost;
   int32_t* seg;
-  int32_t* prev_seg;
   int32_t* ub;
   int64_t bytes;
 };
 
-SQ_PORTABLE inline Layout layout(void* base, int rows, int levels, const ColumnFitOptions& o) {
+SQ_PORTABLE inline Layout layout(void* base, int rows, int levels, const TeamKMeansOptions& o) {
   Layout l{};
   char* b = static_cast<char*>(base);
   int64_t at = 0;
@@ -122,7 +122,7 @@ SQ_PORTABLE inline Layout layout(void* base, int rows, int levels, const ColumnF
   l.state = reinterpret_cast<State*>(take(sizeof(State)));
   l.key_v = reinterpret_cast<float*>(take(4 * int64_t(p)));
   l.key_r = reinterpret_cast<int32_t*>(take(4 * int64_t(p)));
-  l.chunk = reinterpret_cast<int32_t*>(take(4 * (kMaxColumnFitTeam + 1)));
+  l.chunk = reinterpret_cast<int32_t*>(take(4 * (kMaxKMeansTeam + 1)));
   l.run_end = reinterpret_cast<int32_t*>(take(4 * r));
   l.next = reinterpret_cast<int32_t*>(take(4 * r));
   l.edge = reinterpret_cast<int32_t*>(take(4 * b1));
@@ -141,23 +141,20 @@ SQ_PORTABLE inline Layout layout(void* base, int rows, int levels, const ColumnF
   l.arg = reinterpret_cast<int32_t*>(take(4 * k * b1));
   l.level_a = reinterpret_cast<Range*>(take(int64_t(sizeof(Range)) * b1));
   l.level_b = reinterpret_cast<Range*>(take(int64_t(sizeof(Range)) * b1));
-  l.part_v = reinterpret_cast<double*>(take(8 * kColumnFitPartials));
-  l.part_i = reinterpret_cast<int32_t*>(take(4 * kColumnFitPartials));
+  l.part_v = reinterpret_cast<double*>(take(8 * kKMeansPartials));
+  l.part_i = reinterpret_cast<int32_t*>(take(4 * kKMeansPartials));
   l.cen = reinterpret_cast<double*>(take(8 * k));
   l.move = reinterpret_cast<double*>(take(8 * k));
   l.weight = reinterpret_cast<double*>(take(8 * k));
   l.cost = reinterpret_cast<double*>(take(8 * k));
   l.seg = reinterpret_cast<int32_t*>(take(4 * k));
-  l.prev_seg = reinterpret_cast<int32_t*>(take(4 * k));
   l.ub = reinterpret_cast<int32_t*>(take(4 * k));
   l.bytes = at;
   return l;
 }
 
-SQ_PORTABLE inline bool finite(float v) { return v - v == 0.0f; }
-
-// (value, row) order; padding rows (>= rows) after every real one.
-SQ_PORTABLE inline bool key_less(float va, int32_t ra, float vb, int32_t rb, int rows) {  // rows: first padding index
+// (value, index) order; indices >= rows (padding, dropped points) after every other.
+SQ_PORTABLE inline bool key_less(float va, int32_t ra, float vb, int32_t rb, int rows) {
   const bool pa = ra >= rows, pb = rb >= rows;
   if (pa != pb) return pb;
   return va < vb || (va == vb && ra < rb);
@@ -212,7 +209,7 @@ SQ_PORTABLE void exact(Team& team, const Layout& l, const double* w, const doubl
     team.for_each(1, [&](int64_t) { nodes[0] = Range{jlo, jhi, c - 1, jhi - 1}; });
     int slots = 1;
     for (int size = jhi - jlo + 1; size >= 1; size /= 2, slots *= 2) {
-      int lanes = kColumnFitPartials / slots;
+      int lanes = kKMeansPartials / slots;
       lanes = lanes > 32 ? 32 : lanes < 1 ? 1 : lanes;
       // Each lane keeps the leftmost minimum of prev[i] + cost(i, jmid) over every lanes-th i of the window.
       team.for_each(int64_t(slots) * lanes, [&](int64_t item) {
@@ -312,7 +309,7 @@ SQ_PORTABLE inline bool relocate_empty(const Layout& l, int k) {
 
 // KMeans1dSolver::lloyd on all m points, from the centroids in l.cen.
 template <typename Team>
-SQ_PORTABLE void lloyd(Team& team, const Layout& l, int m, int k, const ColumnFitOptions& o) {
+SQ_PORTABLE void lloyd(Team& team, const Layout& l, int m, int k, const TeamKMeansOptions& o) {
   const double range = l.xs[m - 1] - l.xs[0];
   for (int it = 0; it < o.max_iter; ++it) {
     // Points up to the midpoint between neighbouring centroids belong to the lower one. The CPU searches from
@@ -324,8 +321,8 @@ SQ_PORTABLE void lloyd(Team& team, const Layout& l, int m, int k, const ColumnFi
       for (int i = 0; i < k; ++i) {
         if (i + 1 < k) from = l.ub[i] > from ? l.ub[i] : from;
         const int end = i + 1 < k ? from : m;
-        same = same && l.prev_seg[i] == end;
-        l.seg[i] = l.prev_seg[i] = end;
+        same = same && l.seg[i] == end;
+        l.seg[i] = end;
       }
       l.state->stop = same;  // the same partition: the centroids are a fixed point
     });
@@ -350,11 +347,11 @@ SQ_PORTABLE void lloyd(Team& team, const Layout& l, int m, int k, const ColumnFi
   }
 }
 
-}  // namespace column_fit
+}  // namespace team_kmeans
 
 // Bytes of scratch team_kmeans_fit needs for `rows` values fitted with `levels` levels.
-SQ_PORTABLE inline int64_t team_kmeans_bytes(int rows, int levels, const ColumnFitOptions& o = {}) {
-  return column_fit::layout(nullptr, rows, levels, o).bytes;
+SQ_PORTABLE inline int64_t team_kmeans_bytes(int rows, int levels, const TeamKMeansOptions& o = {}) {
+  return team_kmeans::layout(nullptr, rows, levels, o).bytes;
 }
 
 // Scratch of one row of the device LUT fit (DeviceApi::lut_kmeans_fit): one thread per row runs the exact fit
@@ -372,15 +369,15 @@ SQ_PORTABLE inline int64_t lut_kmeans_row_bytes(int width, int levels) {
 // aligned.
 template <typename Team>
 SQ_PORTABLE void team_kmeans_fit(Team& team, const float* x, int64_t stride, const float* w, int rows, int levels,
-                                 int reserve, const ColumnFitOptions& o, void* scratch, float* levels_out,
+                                 int reserve, const TeamKMeansOptions& o, void* scratch, float* levels_out,
                                  int32_t* reserved_out) {
-  using namespace column_fit;
+  using namespace team_kmeans;
   const Layout l = layout(scratch, rows, levels, o);
   const int p = pow2_at_least(rows), k = levels;
   team.for_each(1, [&](int64_t) { l.state->bad = l.state->positive = 0; });
   team.for_each(rows, [&](int64_t i) {  // every writer of a flag writes the same value
     const float wi = w ? w[i] : 1.0f;
-    if (!finite(x[i * stride]) || !finite(wi) || wi < 0.0f) l.state->bad = 1;
+    if (!detail::finite(x[i * stride]) || !detail::finite(wi) || wi < 0.0f) l.state->bad = 1;
     if (wi > 0.0f) l.state->positive = 1;
   });
   if (l.state->bad) {
@@ -396,7 +393,7 @@ SQ_PORTABLE void team_kmeans_fit(Team& team, const float* x, int64_t stride, con
     l.key_v[i] = real ? x[i * stride] : 0.0f;
     l.key_r[i] = int32_t(real && weight(int32_t(i)) > 0.0f ? i : rows + i);
   });
-  const int chunks = team.size() < kMaxColumnFitTeam ? team.size() : kMaxColumnFitTeam;
+  const int chunks = team.size() < kMaxKMeansTeam ? team.size() : kMaxKMeansTeam;
   const int rows_per_chunk = (rows + chunks - 1) / chunks;
   team.for_each(chunks, [&](int64_t c) {
     int count = 0;
@@ -409,7 +406,7 @@ SQ_PORTABLE void team_kmeans_fit(Team& team, const float* x, int64_t stride, con
     l.state->dropped = dropped;
   });
   const int total = rows - l.state->dropped;  // at least one: all-zero weights count as ones
-  // Bitonic sort by (value, row): a total order, so the result is the one sorted array.
+  // Bitonic sort by (value, index): a total order, so the result is the one sorted array.
   for (int size = 2; size <= p; size *= 2)
     for (int stride2 = size / 2; stride2 > 0; stride2 /= 2)
       team.for_each(p / 2, [&](int64_t t) {
@@ -418,12 +415,8 @@ SQ_PORTABLE void team_kmeans_fit(Team& team, const float* x, int64_t stride, con
         const bool out_of_order = ascending ? key_less(l.key_v[j], l.key_r[j], l.key_v[i], l.key_r[i], rows)
                                             : key_less(l.key_v[i], l.key_r[i], l.key_v[j], l.key_r[j], rows);
         if (out_of_order) {
-          const float v = l.key_v[i];
-          l.key_v[i] = l.key_v[j];
-          l.key_v[j] = v;
-          const int32_t r = l.key_r[i];
-          l.key_r[i] = l.key_r[j];
-          l.key_r[j] = r;
+          detail::swap_values(l.key_v[i], l.key_v[j]);
+          detail::swap_values(l.key_r[i], l.key_r[j]);
         }
       });
   // The reserved rows are the first and last `reserve` of the order; each finds its place by counting.
@@ -471,7 +464,7 @@ SQ_PORTABLE void team_kmeans_fit(Team& team, const float* x, int64_t stride, con
     l.ts[d] = acc_w * xv;
     l.tq[d] = acc_w * xv * xv;
   });
-  const int bins = o.coarse_bins > 4 * k ? o.coarse_bins : 4 * k;
+  const int bins = coarse_bins(k, o);
   const bool coarse = m > k && m > bins;
   const int max_count = (m + bins - 1) / bins;
   const double max_span = (l.xs[m - 1] - l.xs[0]) / double(bins);
@@ -518,17 +511,7 @@ SQ_PORTABLE void team_kmeans_fit(Team& team, const float* x, int64_t stride, con
     exact(team, l, l.bw, l.bs, l.bq, b, k);
     lloyd(team, l, m, k, o);
   }
-  team.for_each(1, [&](int64_t) {  // back to float, ascending
-    for (int c = 0; c < k; ++c) {
-      const float value = float(l.cen[c] + shift);
-      int at = c;
-      while (at > 0 && levels_out[at - 1] > value) {
-        levels_out[at] = levels_out[at - 1];
-        --at;
-      }
-      levels_out[at] = value;
-    }
-  });
+  team.for_each(1, [&](int64_t) { detail::float_centroids(l.cen, k, shift, levels_out); });
 }
 
 }  // namespace sq

@@ -258,7 +258,7 @@ class HostDeviceApi final : public DeviceApi {
         const int64_t r = r0 + t;
         if (width > kMaxExactKMeansWidth) {  // one team per row, its scratch the t-th slice of the workspace
           SequentialTeam team;
-          team_kmeans_fit(team, w + r * ld, 1, importance, int(width), levels, 0, ColumnFitOptions{},
+          team_kmeans_fit(team, w + r * ld, 1, importance, int(width), levels, 0, TeamKMeansOptions{},
                           static_cast<char*>(workspace) + t * lut_kmeans_row_bytes(int(width), levels),
                           lut + r * levels, nullptr);
           continue;
@@ -281,7 +281,7 @@ class HostDeviceApi final : public DeviceApi {
                        float* levels_out, int32_t* reserved_out, void* workspace) override {
     ++s_.claq_fits;
     SequentialTeam team;
-    team_kmeans_fit(team, w + column, cols, nullptr, int(rows), levels, reserve, ColumnFitOptions{}, workspace,
+    team_kmeans_fit(team, w + column, cols, nullptr, int(rows), levels, reserve, TeamKMeansOptions{}, workspace,
                     levels_out, reserved_out);
   }
   void claq_round_column(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i, int64_t i2,

@@ -39,7 +39,7 @@ Fit portable_fit(HostTeam team, const std::vector<float>& w, int rows, int cols,
   const int levels = 1 << bits;
   std::vector<double> scratch(size_t(sq::team_kmeans_bytes(rows, levels) / 8), std::nan(""));
   Fit f{std::vector<float>(size_t(levels), -7.0f), std::vector<int32_t>(size_t(2 * reserve), -1)};
-  sq::team_kmeans_fit(team, w.data() + column, cols, nullptr, rows, levels, reserve, sq::ColumnFitOptions{},
+  sq::team_kmeans_fit(team, w.data() + column, cols, nullptr, rows, levels, reserve, sq::TeamKMeansOptions{},
                       scratch.data(), f.levels.data(), f.reserved.data());
   return f;
 }
@@ -205,7 +205,7 @@ TEST(TeamKMeansFit, MatchesTheCpuSolverOnWeightedRows) {
           HostTeam team{threads, threads == 1};
           std::vector<double> scratch(size_t(sq::team_kmeans_bytes(width, levels) / 8), std::nan(""));
           std::vector<float> got(static_cast<size_t>(levels), -7.0f);
-          sq::team_kmeans_fit(team, x.data(), 1, w.data(), width, levels, 0, sq::ColumnFitOptions{}, scratch.data(),
+          sq::team_kmeans_fit(team, x.data(), 1, w.data(), width, levels, 0, sq::TeamKMeansOptions{}, scratch.data(),
                               got.data(), nullptr);
           for (int c = 0; c < levels; ++c)
             ASSERT_EQ(got[size_t(c)], ref.centroids[size_t(c)])
@@ -222,7 +222,7 @@ TEST(TeamKMeansFit, NegativeOrNonFiniteWeightsAreReported) {
     std::vector<double> scratch(size_t(sq::team_kmeans_bytes(600, 4) / 8));
     std::vector<float> got(4);
     HostTeam team;
-    sq::team_kmeans_fit(team, x.data(), 1, w.data(), 600, 4, 0, sq::ColumnFitOptions{}, scratch.data(), got.data(),
+    sq::team_kmeans_fit(team, x.data(), 1, w.data(), 600, 4, 0, sq::TeamKMeansOptions{}, scratch.data(), got.data(),
                         nullptr);
     for (float v : got) EXPECT_TRUE(std::isnan(v));
   }
