@@ -1,7 +1,8 @@
 // CLAQ's sweep resident on the device (quant/solver_claq_device.hpp), over the host stand-in device: every
 // column fitted by the portable team program on the "device" (the CUDA kernel's source), rounded there with
 // its reserved outliers, and the same layer as the CPU bit for bit: codes, values, per-column levels, reserved
-// outliers and objective. The budget decides between the device and the host sweep.
+// outliers and objective. The budget decides between the device and the host sweep; a column that overflows
+// within the sweep is a clear error.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -15,6 +16,7 @@
 #include "quant/layer_quantizer.hpp"
 #include "quant/quantize_options.hpp"
 #include "quant/solver_claq_device.hpp"
+#include "test_files.hpp"
 
 namespace {
 
@@ -88,4 +90,20 @@ TEST(ClaqDeviceSweep, ALayerOverTheBudgetSweepsOnTheHost) {
   EXPECT_TRUE(sq::claq_sweep_fits_device(*roomy.be, grid, 96, 300, 128));
   EXPECT_FALSE(sq::claq_sweep_fits_device(*roomy.be, grid, 96, 300, 512));  // over the sweep kernel's block
   EXPECT_FALSE(sq::claq_sweep_fits_device(sq::default_cpu_backend(), grid, 96, 300, 128));
+}
+
+// The layer API refuses non-finite weights, but error feedback can overflow within the sweep: a column the
+// device fits then holds inf, and the sweep reports it by working column instead of returning NaN levels.
+TEST(ClaqDeviceSweep, NonFiniteWeightInAColumnIsAnError) {
+  const int64_t rows = 8, cols = 40;
+  std::vector<float> w(size_t(rows * cols), 0.5f), u(size_t(cols * cols), 0.0f);
+  for (int64_t i = 0; i < cols; ++i) u[size_t(i * cols + i)] = 1.0f;
+  w[size_t(3 * cols + 17)] = INFINITY;  // row 3, working column 17
+  sq::ColumnKMeansGrid grid(rows, std::vector<uint8_t>(size_t(cols), 2), std::vector<int32_t>(size_t(cols), 1));
+  std::vector<uint8_t> codes(size_t(rows * cols));
+  sq::test::HostDeviceBackend dev(uint64_t(1) << 30);
+  sqtest::expect_error(
+      [&] { sq::claq_sweep_on_device(*dev.be->device(), w.data(), rows, cols, u.data(), grid, codes.data(), 128); },
+      SQ_ERR_NUMERIC, {"working column 17", "non-finite"});
+  EXPECT_EQ(dev.stats.live_bytes, 0u);
 }
