@@ -174,16 +174,18 @@ void DeviceBlock::forward(float* hidden, int64_t tokens, const DeviceCaptureFn* 
 }
 
 void DeviceBlock::forward_on_device(float* hidden_device, int64_t tokens, const DeviceCaptureFn* capture,
-                                    std::optional<LinearGroup> stop_after) {
+                                    std::optional<LinearGroup> stop_after, const PassCheckpoint* checkpoint) {
   if (tokens <= 0) return;
   check_tokens(tokens);
   std::lock_guard<std::mutex> lock(dev_.mutex);
   const size_t bytes = size_t(tokens * cfg_.hidden_size) * kF;
-  dev_.api.copy_on_device(buf_->hidden.get(), hidden_device, bytes);
-  if (run(tokens, capture, stop_after)) dev_.api.copy_on_device(hidden_device, buf_->hidden.get(), bytes);
+  if (!checkpoint || checkpoint->load != BlockPoint::Residual)  // else the checkpoint replaces the input
+    dev_.api.copy_on_device(buf_->hidden.get(), hidden_device, bytes);
+  if (run(tokens, capture, stop_after, checkpoint)) dev_.api.copy_on_device(hidden_device, buf_->hidden.get(), bytes);
 }
 
-bool DeviceBlock::run(int64_t tokens, const DeviceCaptureFn* capture, std::optional<LinearGroup> stop_after) {
+bool DeviceBlock::run(int64_t tokens, const DeviceCaptureFn* capture, std::optional<LinearGroup> stop_after,
+                      const PassCheckpoint* checkpoint) {
   const MatmulScope precision(dev_.api, inputs_);
   DeviceApi& d = dev_.api;
   Buffers& b = *buf_;
@@ -201,22 +203,37 @@ bool DeviceBlock::run(int64_t tokens, const DeviceCaptureFn* capture, std::optio
     d.gemm(false, true, tokens, out, in, 1.0f, x, in, weight(name), in, accumulate ? 1.0f : 0.0f, y, out);
     if (const float* bb = weight(bias)) d.add_row_bias(y, bb, tokens, out);
   };
+  const BlockPoint load = checkpoint ? checkpoint->load : BlockPoint::Input;
+  const BlockPoint save = checkpoint ? checkpoint->save : BlockPoint::Input;
+  check_pass_range(checkpoint, stop_after);
 
-  // ---- attention ----
-  d.rms_norm(b.hidden.f32(), weight("input_norm"), tokens, h, eps, b.x.f32());
-  if (captured(LinearGroup::QKV, b.x.f32(), h)) return false;
-  linear(b.x.f32(), h, "self_attn.q_proj", "q_bias", q_dim, b.q.f32(), false);
-  linear(b.x.f32(), h, "self_attn.k_proj", "k_bias", kv_dim, b.k.f32(), false);
-  linear(b.x.f32(), h, "self_attn.v_proj", "v_bias", kv_dim, b.v.f32(), false);
-  if (cfg_.qk_norm) {
-    d.rms_norm(b.q.f32(), weight("q_norm"), tokens * nh, hd, eps, b.q.f32());
-    d.rms_norm(b.k.f32(), weight("k_norm"), tokens * nkv, hd, eps, b.k.f32());
+  if (load == BlockPoint::Residual) {
+    d.copy_on_device(b.hidden.get(), checkpoint->data, size_t(tokens * h) * kF);
+  } else {
+    const float* attn = b.attn.f32();
+    if (load == BlockPoint::AttentionOutput) {
+      attn = checkpoint->data;
+    } else {
+      // ---- attention ----
+      d.rms_norm(b.hidden.f32(), weight("input_norm"), tokens, h, eps, b.x.f32());
+      if (captured(LinearGroup::QKV, b.x.f32(), h)) return false;
+      linear(b.x.f32(), h, "self_attn.q_proj", "q_bias", q_dim, b.q.f32(), false);
+      linear(b.x.f32(), h, "self_attn.k_proj", "k_bias", kv_dim, b.k.f32(), false);
+      linear(b.x.f32(), h, "self_attn.v_proj", "v_bias", kv_dim, b.v.f32(), false);
+      if (cfg_.qk_norm) {
+        d.rms_norm(b.q.f32(), weight("q_norm"), tokens * nh, hd, eps, b.q.f32());
+        d.rms_norm(b.k.f32(), weight("k_norm"), tokens * nkv, hd, eps, b.k.f32());
+      }
+      d.rope(b.q.f32(), b.rope_cos.f32(), b.rope_sin.f32(), tokens, nh, hd);
+      d.rope(b.k.f32(), b.rope_cos.f32(), b.rope_sin.f32(), tokens, nkv, hd);
+      attention(tokens);
+      if (save == BlockPoint::AttentionOutput) d.copy_on_device(checkpoint->data, attn, size_t(tokens * q_dim) * kF);
+    }
+    if (captured(LinearGroup::O, attn, q_dim)) return false;
+    linear(attn, q_dim, "self_attn.o_proj", "o_bias", h, b.hidden.f32(), true);
+    // The o_proj GEMM has read an AttentionOutput checkpoint before (stream order) this overwrites it.
+    if (save == BlockPoint::Residual) d.copy_on_device(checkpoint->data, b.hidden.get(), size_t(tokens * h) * kF);
   }
-  d.rope(b.q.f32(), b.rope_cos.f32(), b.rope_sin.f32(), tokens, nh, hd);
-  d.rope(b.k.f32(), b.rope_cos.f32(), b.rope_sin.f32(), tokens, nkv, hd);
-  attention(tokens);
-  if (captured(LinearGroup::O, b.attn.f32(), q_dim)) return false;
-  linear(b.attn.f32(), q_dim, "self_attn.o_proj", "o_bias", h, b.hidden.f32(), true);
 
   // ---- MLP ----
   d.rms_norm(b.hidden.f32(), weight("post_norm"), tokens, h, eps, b.x.f32());

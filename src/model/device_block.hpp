@@ -52,8 +52,11 @@ class DeviceBlock {
 
   // The same pass on a hidden state in device memory (hidden_device [tokens, hidden_size]): updated in place
   // by a full pass, left unchanged by a pass that stops after a capture.
+  // With `checkpoint`, the pass starts at its load point (hidden_device is not read when that is Residual)
+  // and saves its save point on the way; stop_after must come after the load point.
   void forward_on_device(float* hidden_device, int64_t tokens, const DeviceCaptureFn* capture = nullptr,
-                         std::optional<LinearGroup> stop_after = std::nullopt);
+                         std::optional<LinearGroup> stop_after = std::nullopt,
+                         const PassCheckpoint* checkpoint = nullptr);
 
   // Query heads whose score matrices are computed in one batch (a whole GQA group when the budget allows).
   int64_t score_heads() const;
@@ -65,7 +68,8 @@ class DeviceBlock {
   struct Buffers;
   float* weight(const std::string& name) const;
   // The pass on buf_->hidden; true when it ran to the end (no stop_after capture ended it).
-  bool run(int64_t tokens, const DeviceCaptureFn* capture, std::optional<LinearGroup> stop_after);
+  bool run(int64_t tokens, const DeviceCaptureFn* capture, std::optional<LinearGroup> stop_after,
+           const PassCheckpoint* checkpoint = nullptr);
   void check_tokens(int64_t tokens) const;
   void attention(int64_t tokens);
 

@@ -47,6 +47,31 @@ LinearWeight load_linear_weight(const WeightSource& src, const ModelConfig& cfg,
 // Called with the input of each linear group: x is [tokens, in_features].
 using CaptureFn = std::function<void(LinearGroup group, const float* x, int64_t tokens, int64_t in_features)>;
 
+// Points inside the block where a pass can leave a sequence's state and a later pass can start instead of at
+// the block's input. A true-sequential quantizer runs the block up to each linear group in turn;
+// started from the furthest checkpoint that no changed weight precedes, those passes compute each step about
+// once (BlockPasses), where starting every pass at the input computes the q/k/v projections and the attention
+// four times and o_proj three. A pass from a checkpoint runs the same operations on the same values as one from
+// the input: the results are the same bits.
+enum class BlockPoint {
+  Input,            // the block's input: nothing is loaded or saved
+  AttentionOutput,  // the input of o_proj [tokens, heads x head_dim]: depends on q, k, v
+  Residual,         // the hidden state after attention's residual add [tokens, hidden]: depends on q, k, v, o
+};
+
+// One sequence's checkpoint for a pass: `data` (checkpoint_floats floats, in the memory the pass runs in) holds the state at `load`,
+// where the pass starts, and receives the state at `save` when the pass goes through that point.
+struct PassCheckpoint {
+  float* data = nullptr;
+  BlockPoint load = BlockPoint::Input;
+  BlockPoint save = BlockPoint::Input;
+};
+
+// Floats of one sequence's checkpoint memory: room for either point's state.
+int64_t checkpoint_floats(const ModelConfig& cfg, int64_t tokens);
+// Throws SQ_ERR_INTERNAL when a pass would start past the linear group it stops at.
+void check_pass_range(const PassCheckpoint* checkpoint, std::optional<LinearGroup> stop_after);
+
 // Precomputed RoPE cos/sin tables (with llama3 scaling when configured) for positions [0, max_tokens).
 struct RopeTables {
   int64_t max_tokens = 0, half = 0;
@@ -56,11 +81,12 @@ RopeTables make_rope_tables(const ModelConfig& cfg, int64_t max_tokens);
 
 // hidden [tokens, hidden_size] is updated in place to the block's output. When `capture` is set it sees
 // every linear group's input; when `stop_after` is set the pass returns right after capturing that
-// group (hidden is then unspecified) -- the pipeline uses this to re-run partial blocks cheaply.
-// All pointers are host memory; for now `be` must be a host ("cpu") backend (SQ_ERR_UNSUPPORTED otherwise).
+// group (hidden is then unspecified) -- the pipeline uses this to re-run partial blocks cheaply. With
+// `checkpoint` the pass starts at its load point (hidden is not read when that is Residual) and saves its save
+// point on the way; stop_after must not come before the load point. All pointers are host memory.
 void block_forward(Backend& be, const ModelConfig& cfg, const BlockWeights& w, const RopeTables& rope,
                    float* hidden, int64_t tokens, const CaptureFn* capture = nullptr,
-                   std::optional<LinearGroup> stop_after = std::nullopt);
+                   std::optional<LinearGroup> stop_after = std::nullopt, const PassCheckpoint* checkpoint = nullptr);
 
 // Token embedding lookup into hidden [tokens, hidden_size]; ids out of range are SQ_ERR_INVALID_ARGUMENT.
 void embed_tokens(const WeightSource& src, const ModelConfig& cfg, const int32_t* ids, int64_t tokens,

@@ -8,13 +8,10 @@
 #include "model/device_block.hpp"
 #include "pipeline/device_hessian.hpp"
 #include "util/error.hpp"
+#include "util/system_memory.hpp"
 
 namespace sq {
 
-namespace {
-
-// Device memory the quantizers may need after the passes (the largest layer: its Hessian and Cholesky factor,
-// or W, U and the codes of the device GPTQ sweep), kept free when deciding whether the activations stay.
 uint64_t quantizer_reserve(const ModelConfig& cfg) {
   const uint64_t h = uint64_t(cfg.hidden_size), inter = uint64_t(cfg.intermediate_size);
   const uint64_t q_dim = uint64_t(cfg.num_attention_heads * cfg.head_dim);
@@ -22,8 +19,6 @@ uint64_t quantizer_reserve(const ModelConfig& cfg) {
   const uint64_t max_weights = std::max({q_dim * h, inter * h});
   return 2 * max_in * max_in * sizeof(float) + max_weights * (sizeof(float) + 1) + (uint64_t(64) << 20);
 }
-
-}  // namespace
 
 void ResidentActivations::wait_for_host_copy() {
   if (!copying_) return;
@@ -53,6 +48,9 @@ struct BlockPasses::Device {
   DeviceBuffer* acts = nullptr;
   std::unique_ptr<DeviceBuffer> own_acts;
   float* sequence(int64_t s, int64_t floats) const { return acts->f32() + s * floats; }
+
+  // Every sequence's checkpoint, when the passes run on the resident hidden states (checkpoint_memory).
+  std::unique_ptr<DeviceBuffer> checkpoints;
 };
 
 BlockPasses::BlockPasses(Backend& be, const ModelConfig& cfg, const BlockWeights& w, ActivationStore& acts,
@@ -115,15 +113,20 @@ HessianAccumulator BlockPasses::hessian_of(LinearGroup group) {
     };
     {
       StageTimer t(total);
+      const PassCheckpoint ck = plan_.plan(group, [&] { return checkpoint_memory(); });
+      plan_.pass_starting(ck);
       for (int64_t s = 0; s < acts_.samples(); ++s) {
         if (device_->acts) {
-          device_->block.forward_on_device(device_->sequence(s, acts_.sample_floats()), seq_, &capture, group);
+          const PassCheckpoint seq_ck = checkpoint_of(ck, s);
+          device_->block.forward_on_device(device_->sequence(s, acts_.sample_floats()), seq_, &capture, group,
+                                           &seq_ck);
           continue;
         }
         // An fp32 store is uploaded from in place (pinned memory on a device backend); the pass stops at
         // the capture, so nothing is written back.
         device_->block.forward(host_sequence(s, hidden), seq_, &capture, group);
       }
+      plan_.pass_finished(ck);
     }
     if (!acc) throw_error(SQ_ERR_INTERNAL, "the device forward pass never captured a linear group's input");
     StageTimer t(hessian);
@@ -142,10 +145,14 @@ HessianAccumulator BlockPasses::hessian_of(LinearGroup group) {
   };
   {
     StageTimer t(total);
+    const PassCheckpoint ck = plan_.plan(group, [&] { return checkpoint_memory(); });
+    plan_.pass_starting(ck);
     for (int64_t s = 0; s < acts_.samples(); ++s) {
-      acts_.get(s, hidden.data());
-      block_forward(be_, cfg_, w_, rope_, hidden.data(), seq_, &capture, group);
+      const PassCheckpoint seq_ck = checkpoint_of(ck, s);
+      if (ck.load != BlockPoint::Residual) acts_.get(s, hidden.data());
+      block_forward(be_, cfg_, w_, rope_, hidden.data(), seq_, &capture, group, &seq_ck);
     }
+    plan_.pass_finished(ck);
   }
   if (!acc) throw_error(SQ_ERR_INTERNAL, "the forward pass never captured a linear group's input");
   times_.forward += total - hessian;
@@ -154,7 +161,49 @@ HessianAccumulator BlockPasses::hessian_of(LinearGroup group) {
 }
 
 void BlockPasses::weight_changed(const std::string& name) {
+  plan_.weight_changed(name);
   if (device_) device_->block.update_linear(name, w_.linear(name));
+}
+
+bool BlockPasses::checkpoints_held() const { return plan_.held() != BlockPoint::Input; }
+
+void BlockPasses::allow_checkpoints(bool allowed) {
+  checkpoints_allowed_ = allowed;
+  if (allowed) return;
+  plan_.clear();
+  release_checkpoints();
+}
+
+bool BlockPasses::checkpoint_memory() {
+  if (!checkpoints_allowed_) return false;
+  const int64_t floats = checkpoint_floats(cfg_, seq_);
+  const uint64_t bytes = uint64_t(acts_.samples()) * uint64_t(floats) * sizeof(float);
+  if (device_) {
+    if (device_->checkpoints) return true;
+    // Only beside resident hidden states (streamed ones mean the budget is short already), and never at the
+    // expense of the quantizers.
+    if (!device_->acts || DeviceMemory::rounded(bytes) + quantizer_reserve(cfg_) > device_->handle.memory.available())
+      return false;
+    device_->checkpoints = std::make_unique<DeviceBuffer>(device_->handle.memory, bytes, "the calibration passes' checkpoints");
+    return true;
+  }
+  if (!host_checkpoints_.empty()) return true;
+  // As much memory again as an fp32 activation store: taken when it is a small part of what the system has free.
+  if (bytes > available_host_memory() / 4) return false;
+  host_checkpoints_.resize(size_t(bytes / sizeof(float)));
+  return true;
+}
+
+PassCheckpoint BlockPasses::checkpoint_of(PassCheckpoint ck, int64_t s) {
+  float* base = device_ && device_->checkpoints ? device_->checkpoints->f32() : nullptr;
+  if (!host_checkpoints_.empty()) base = host_checkpoints_.data();
+  if (base) ck.data = base + s * checkpoint_floats(cfg_, seq_);
+  return ck;
+}
+
+void BlockPasses::release_checkpoints() {
+  if (device_) device_->checkpoints.reset();
+  host_checkpoints_ = {};
 }
 
 void BlockPasses::advance() {
@@ -164,7 +213,14 @@ void BlockPasses::advance() {
     if (resident_) resident_->wait_for_host_copy();  // the previous block's copy still reads these inputs
     const int64_t floats = acts_.sample_floats();
     const size_t b = size_t(floats) * sizeof(float);
-    for (int64_t s = 0; s < acts_.samples(); ++s) device_->block.forward_on_device(device_->sequence(s, floats), seq_);
+    const PassCheckpoint ck = plan_.plan(std::nullopt, [] { return false; });
+    for (int64_t s = 0; s < acts_.samples(); ++s) {
+      const PassCheckpoint seq_ck = checkpoint_of(ck, s);
+      device_->block.forward_on_device(device_->sequence(s, floats), seq_, nullptr, std::nullopt, &seq_ck);
+    }
+    // The block's inputs are overwritten by its outputs: the checkpoints continue nothing any more.
+    plan_.clear();
+    release_checkpoints();
     if (resident_ && device_->own_acts) resident_->buffer = std::move(device_->own_acts);
     std::lock_guard<std::mutex> lock(device_->handle.mutex);
     if (resident_ && acts_.f32_sample(0)) {  // the next block's inputs stay in place; the host copy overlaps
@@ -181,6 +237,7 @@ void BlockPasses::advance() {
     return;
   }
   hidden.resize(size_t(acts_.sample_floats()));
+  const PassCheckpoint ck = plan_.plan(std::nullopt, [] { return false; });
   for (int64_t s = 0; s < acts_.samples(); ++s) {
     if (device_) {  // in place in an fp32 store: the device copies straight from and into it
       float* x = host_sequence(s, hidden);
@@ -188,10 +245,13 @@ void BlockPasses::advance() {
       if (x == hidden.data()) acts_.put(s, x);
       continue;
     }
-    acts_.get(s, hidden.data());
-    block_forward(be_, cfg_, w_, rope_, hidden.data(), seq_);
+    const PassCheckpoint seq_ck = checkpoint_of(ck, s);
+    if (ck.load != BlockPoint::Residual) acts_.get(s, hidden.data());
+    block_forward(be_, cfg_, w_, rope_, hidden.data(), seq_, nullptr, std::nullopt, &seq_ck);
     acts_.put(s, hidden.data());
   }
+  plan_.clear();
+  release_checkpoints();
 }
 
 float* BlockPasses::host_sequence(int64_t s, std::vector<float>& scratch) {

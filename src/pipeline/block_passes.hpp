@@ -4,7 +4,11 @@
 // the block stays resident on the device (model/device_block.hpp) and the Hessians are accumulated there,
 // so the only traffic is the hidden states: when they fit the budget, uploaded for the first block only
 // (they stay on the device from one block to the next, ResidentActivations) and downloaded after each block
-// (the host store is what the resume checkpoint saves); otherwise streamed once per pass.
+// (the host store is what the resume checkpoint saves); otherwise streamed once per pass. Each pass also
+// leaves its sequences' state where the next pass can pick it up (the attention output, then the residual
+// after attention: PassCheckpointPlan), so a pass recomputes only what the layers quantized since have changed;
+// on the device when the hidden states are resident and the budget holds the checkpoints too, on the host when
+// they take at most a quarter of the memory the system has available. Checkpoints change no result.
 #pragma once
 #include <memory>
 #include <string>
@@ -16,9 +20,15 @@
 #include "model/llama_block.hpp"
 #include "pipeline/activations.hpp"
 #include "pipeline/hessian.hpp"
+#include "pipeline/pass_checkpoints.hpp"
 #include "pipeline/stage_times.hpp"
 
 namespace sq {
+
+// Device memory the quantizers may need after the passes (the largest layer: its Hessian and Cholesky factor,
+// or W, U and the codes of the device GPTQ sweep), kept free when deciding whether the activations, and the
+// passes' checkpoints, stay on the device.
+uint64_t quantizer_reserve(const ModelConfig& cfg);
 
 // The calibration hidden states on the device between two blocks' passes: the outputs of the last block
 // passed, which are the next block's inputs. The host ActivationStore receives the same values through a copy
@@ -68,11 +78,20 @@ class BlockPasses {
   // between passes (the budget holds them with room left for the quantizers).
   bool on_device() const;
   bool activations_on_device() const;
+  // True while a pass's checkpoints are valid for later passes (until a weight before them changes, or advance()).
+  bool checkpoints_held() const;
+  // false: every pass starts at the block's input, and checkpoint memory is released (for comparisons).
+  void allow_checkpoints(bool allowed);
 
  private:
   struct Device;
   // Sequence s of the host store as fp32: in place when the store is fp32, else converted into `scratch`.
   float* host_sequence(int64_t s, std::vector<float>& scratch);
+  // The checkpoints' memory, allocated on first use when allowed and affordable (see above); false without.
+  bool checkpoint_memory();
+  // `ck` pointed at sequence s's checkpoint memory (null when none is allocated).
+  PassCheckpoint checkpoint_of(PassCheckpoint ck, int64_t s);
+  void release_checkpoints();
   Backend& be_;
   const ModelConfig& cfg_;
   const BlockWeights& w_;
@@ -82,6 +101,9 @@ class BlockPasses {
   RopeTables rope_;
   ResidentActivations* resident_;
   std::unique_ptr<Device> device_;  // null on a host backend
+  PassCheckpointPlan plan_;
+  bool checkpoints_allowed_ = true;
+  std::vector<float> host_checkpoints_;  // on a host backend: every sequence's, checkpoint_floats each
 };
 
 }  // namespace sq

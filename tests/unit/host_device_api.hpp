@@ -46,6 +46,7 @@ struct HostDeviceStats {
   size_t hadamard_rotations = 0;  // hadamard_rotate_rows calls
   size_t quantease_blocks = 0;    // quantease_affine_block calls
   size_t rms_norms = 0;           // rms_norm calls: whether a block ran resident (model/device_block.hpp)
+  size_t gemms = 0;               // gemm calls (a batched GEMM counts each product): the forward's work
   // Reduced GEMM inputs: TF32 is not emulated (the host keeps computing in fp32; the tests check when it is
   // asked for); BF16 is, by rounding gemm's inputs to bf16 (to nearest even) before the fp32 product.
   MatmulInputs matmul_now = MatmulInputs::FP32;
@@ -128,6 +129,10 @@ class HostDeviceApi final : public DeviceApi {
 
   void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
             const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {
+    {
+      std::lock_guard<std::mutex> lock(s_.mu);
+      ++s_.gemms;
+    }
     std::vector<float> a16, b16;
     if (s_.matmul_now == MatmulInputs::BF16) {
       a16 = bf16_rounded(a, ta ? k : m, ta ? m : k, lda);
