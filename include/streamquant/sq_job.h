@@ -18,6 +18,10 @@
  *   nsamples, seqlen  calibration samples cut from a token stream (default 128, 2048)
  *   seed              sampling seed                               (default 0)
  *   activation_dtype  fp32 | fp16 | bf16: how activations are held between blocks (default fp32)
+ *   pass_checkpoints  true: each calibration pass through a block starts where the previous one left its
+ *                     attention output or residual, when the memory holds them (one more fp32 copy of the
+ *                     activations: in the GPU budget, or at most a quarter of the free host memory); false:
+ *                     every pass starts at the block's input. The same results either way (default true)
  *   hadamard_size     HIGGS rotation block, a power of two; group_size must divide it, -1 = one scale
  *                     per block (default 512)
  *   grid_dim          HIGGS Gaussian grid dimension: 0 = the method's (higgs 2, higgs-gptq 1), 1 or 2

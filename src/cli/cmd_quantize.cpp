@@ -26,6 +26,7 @@ struct QuantizeArgs {
   int64_t hadamard_size = 512, rotation_seed = 0;
   int grid_dim = 0;
   bool random_signs = false;
+  bool no_pass_checkpoints = false;
 };
 
 QuantizeArgs args;
@@ -110,6 +111,7 @@ void run_quantize() {
   set("hadamard_size", std::to_string(args.hadamard_size));
   set("grid_dim", std::to_string(args.grid_dim));
   set("random_signs", args.random_signs ? "true" : "false");
+  if (args.no_pass_checkpoints) set("pass_checkpoints", "false");
   set("rotation_seed", std::to_string(args.rotation_seed));
   set_quantease_options(set);
   // Numeric options given only when set on the command line (NaN: the library's default).
@@ -178,6 +180,9 @@ void setup_quantize(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   cmd->add_option("--checkpoint-dir", args.checkpoint, "Resume checkpoint directory (default OUT.checkpoint)");
   cmd->add_flag("--resume", args.resume, "Continue from the checkpoint of an interrupted run");
+  cmd->add_flag("--no-pass-checkpoints", args.no_pass_checkpoints,
+                "Start every calibration pass at the block's input instead of where the last one left its attention "
+                "output or residual: saves one fp32 copy of the activations, costs forward time; same results");
   cmd->add_option("--damp", args.damp,
                   "Hessian damping: this fraction of its mean diagonal is added to the diagonal (default 0.01; "
                   "every method that uses calibration)");

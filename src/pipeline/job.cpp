@@ -227,6 +227,7 @@ void Job::quantize_block(int64_t block) {
   const int64_t seq = calib_->seq_len;
   BlockWeights w = take_block_weights(block);
   BlockPasses passes(be_, cfg, w, *acts_, seq, times_, &resident_acts_);
+  passes.allow_checkpoints(opts_.pass_checkpoints);
   std::vector<std::pair<std::string, QuantizedLayer>> results;
 
   for (LinearGroup group : kGroupOrder) {

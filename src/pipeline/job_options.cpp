@@ -173,6 +173,8 @@ void JobOptions::set(const std::string& key, const std::string& value) {
     else if (value == "bf16" || value == "bfloat16") activation_dtype = SQ_DTYPE_BF16;
     else
       throw_error(SQ_ERR_INVALID_ARGUMENT, "option 'activation_dtype' must be fp32, fp16 or bf16; got '", value, "'");
+  } else if (key == "pass_checkpoints") {
+    pass_checkpoints = parse_bool(key, value);
   } else if (key == "checkpoint_dir") {
     checkpoint_dir = value;
   } else if (key == "resume") {
@@ -198,7 +200,7 @@ void JobOptions::set(const std::string& key, const std::string& value) {
   } else if (!set_quantease(*this, key, value)) {
     throw_error(SQ_ERR_INVALID_ARGUMENT, "unknown job option '", key,
                 "' (known: method, bits, group_size, sym, act_order, static_groups, damp, exponent, nsamples, seqlen, seed, "
-                "activation_dtype, hadamard_size, grid_dim, random_signs, rotation_seed, checkpoint_dir, resume, "
+                "activation_dtype, pass_checkpoints, hadamard_size, grid_dim, random_signs, rotation_seed, checkpoint_dir, resume, "
                 "target_bpw, sensitivity_file, bit_plan_file, plan_bits, sweeps, init, outlier_fraction, outlier_structure, "
                 "relax_sweeps, outlier_threshold, reserve_fraction, reserve_fraction_rest, reserve_top_columns)");
   }

@@ -33,6 +33,8 @@ struct JobOptions {
   int64_t seqlen = 2048;
   uint64_t seed = 0;
   DType activation_dtype = SQ_DTYPE_F32;  // how calibration activations are held between blocks
+  // Calibration passes start from checkpoints within a block (BlockPasses). Speed only: not in the fingerprint.
+  bool pass_checkpoints = true;
   // HIGGS (methods higgs, higgs-gptq): Hadamard block size, Gaussian grid dimension (0 = the method's:
   // higgs 2, higgs-gptq 1), randomized Hadamard signs and their seed.
   int64_t hadamard_size = 512;

@@ -170,7 +170,9 @@ inline void configure_tiny_gptq(sq::Job& job, int64_t n_samples, int64_t seq_len
 }
 
 // GPTQ over the tiny two-block model on `be`: the dequantized weights of every layer, in job order.
-inline std::vector<std::vector<float>> tiny_gptq_job(sq::Backend& be) {
+// `options` (key, value) are set after the tiny GPTQ configuration.
+inline std::vector<std::vector<float>> tiny_gptq_job(sq::Backend& be,
+                                                     const std::vector<std::pair<std::string, std::string>>& options = {}) {
   const auto cfg = tiny_config();
   sq::ModelFiles m;
   m.path = "memory";
@@ -179,6 +181,7 @@ inline std::vector<std::vector<float>> tiny_gptq_job(sq::Backend& be) {
   sq::Logger log;
   sq::Job job(be, log, m);
   configure_tiny_gptq(job, 4, 16);
+  for (const auto& [key, value] : options) job.options().set(key, value);
   std::vector<std::vector<float>> deq;
   job.set_layer_sink([&](const std::string&, const sq::QuantizedLayer& l) { deq.push_back(l.dequant); });
   job.run();

@@ -175,3 +175,22 @@ TEST(PassCheckpoints, ACheckpointIsNotUsedPastAWeightChangedBeforeIt) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(PassCheckpoints, JobOptionTurnsThemOffWithTheSameLayersAndFingerprint) {
+  HostDevice dev, dev_plain;
+  const auto cpu = sqtest::tiny_gptq_job(sq::default_cpu_backend());
+  EXPECT_EQ(sqtest::tiny_gptq_job(sq::default_cpu_backend(), {{"pass_checkpoints", "false"}}), cpu);
+  const auto device = sqtest::tiny_gptq_job(*dev.be);
+  EXPECT_EQ(sqtest::tiny_gptq_job(*dev_plain.be, {{"pass_checkpoints", "false"}}), device);
+  EXPECT_LT(dev.stats.gemms, dev_plain.stats.gemms);
+  // A job may resume with the other setting: it is not part of what the checkpoint must match.
+  sq::JobOptions a, b;
+  b.set("pass_checkpoints", "false");
+  EXPECT_FALSE(b.pass_checkpoints);
+  EXPECT_EQ(a.canonical(), b.canonical());
+  sqtest::expect_error([&] { b.set("pass_checkpoints", "sometimes"); }, SQ_ERR_INVALID_ARGUMENT, {"pass_checkpoints"});
+}
+
+}  // namespace
