@@ -34,12 +34,16 @@ bool device_fits_groups(const DeviceSweepGrid& grid, int64_t width) {
   return false;
 }
 
+// Scratch per row of a LUT fit of groups `width` wide. The last group may be narrower than the others, and
+// fitted the other way (exact, one thread per row).
+int64_t lut_fit_scratch_per_row(int64_t width, int levels) {
+  return std::max(lut_kmeans_row_bytes(int(width), levels),
+                  exact_kmeans_scratch_bytes(int(std::min<int64_t>(width, kMaxExactKMeansWidth)), levels));
+}
+
 int64_t lut_scratch_per_row(const DeviceSweepGrid& grid, const GroupSchedule& schedule) {
   if (!grid.lut() || !schedule.fit_during_sweep) return 0;
-  // The last group may be narrower than the others, and fitted the other way.
-  const int width = int(schedule.group_size), levels = 1 << grid.bits;
-  return std::max(lut_kmeans_row_bytes(width, levels),
-                  exact_kmeans_scratch_bytes(std::min(width, kMaxExactKMeansWidth), levels));
+  return lut_fit_scratch_per_row(schedule.group_size, 1 << grid.bits);
 }
 
 // Everything but the LUT fit's scratch.
@@ -214,6 +218,47 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
   d.download(params.scales.data(), grid_bytes, dscales, grid_bytes, grid_bytes, 1);
   if (!gaussian) d.download(params.zeros.data(), grid_bytes, dzeros, grid_bytes, grid_bytes, 1);
   if (grid.storage == ScaleStorage::F16) check_fp16_scales(params.scales, rows);
+}
+
+bool lut_fits_before_sweep_on_device(Backend& be, int bits, int64_t rows, int64_t cols, int64_t group_size,
+                                     bool weighted) {
+  DeviceHandle* dev = be.device();
+  if (dev == nullptr || rows < 1 || cols < 1) return false;
+  const int64_t width = group_size < 0 ? cols : std::min(group_size, cols);
+  const int64_t n_groups = (cols + width - 1) / width, levels = int64_t(1) << bits;
+  const auto r = [](uint64_t b) { return DeviceMemory::rounded(b); };
+  const uint64_t bytes = r(uint64_t(rows) * cols * kF) + (weighted ? r(uint64_t(cols) * kF) : 0) +
+                         r(uint64_t(n_groups) * rows * levels * kF) + r(uint64_t(lut_fit_scratch_per_row(width, int(levels))));
+  return bytes <= dev->memory.available();
+}
+
+void fit_lut_groups_on_device(DeviceHandle& dev, const float* w, int64_t rows, int64_t cols, int64_t group_size,
+                              const float* importance, int bits, std::vector<float>& lut) {
+  const int64_t width = group_size < 0 ? cols : std::min(group_size, cols);
+  const int64_t n_groups = (cols + width - 1) / width;
+  const int levels = 1 << bits;
+  const size_t row_bytes = size_t(cols) * kF, lut_bytes = size_t(n_groups * rows * levels) * kF;
+  if (lut.size() * kF != lut_bytes)
+    throw_error(SQ_ERR_INTERNAL, "device LUT fit: ", lut.size(), " levels given for ", n_groups, " groups of ", rows,
+                " rows at ", bits, " bits");
+  std::lock_guard<std::mutex> lock(dev.mutex);
+  DeviceApi& d = dev.api;
+  DeviceMemory& mem = dev.memory;
+  DeviceBuffer dw(mem, size_t(rows) * row_bytes, "the layer's weights (LUT fit)");
+  DeviceBuffer dimp(mem, importance ? row_bytes : 0, "the column importance");
+  DeviceBuffer dlut(mem, lut_bytes, "the LUT grids");
+  const int64_t per_row = lut_fit_scratch_per_row(width, levels);
+  const int64_t ws_rows = lut_workspace_rows(mem.available(), per_row, rows);
+  DeviceBuffer dscratch(mem, size_t(ws_rows * per_row), "the LUT k-means scratch");
+  d.upload(dw.get(), row_bytes, w, row_bytes, row_bytes, size_t(rows));
+  if (importance) d.upload(dimp.get(), row_bytes, importance, row_bytes, row_bytes, 1);
+  for (int64_t g = 0; g < n_groups; ++g) {
+    const int64_t c0 = g * width;
+    d.lut_kmeans_fit(dw.f32() + c0, cols, rows, std::min(width, cols - c0), importance ? dimp.f32() + c0 : nullptr,
+                     levels, dlut.f32() + g * rows * levels, dscratch.get(), ws_rows);
+  }
+  d.download(lut.data(), lut_bytes, dlut.get(), lut_bytes, lut_bytes, 1);
+  check_lut(lut, rows, levels);
 }
 
 }  // namespace sq

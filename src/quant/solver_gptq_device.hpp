@@ -6,6 +6,7 @@
 // trailing part of W across the bus and back.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "backend/backend.hpp"
 #include "quant/grid_loss_aware_affine.hpp"
@@ -54,5 +55,16 @@ bool gptq_sweep_fits_device(Backend& be, const DeviceSweepGrid& grid, int64_t ro
 void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t cols, const float* u,
                           const GroupSchedule& schedule, const DeviceSweepGrid& grid, QuantizedLayer& params,
                           uint8_t* codes, int64_t block_size);
+
+// LUT grids of the groups fitted before the sweep (per channel, group_size -1: one group of all columns; static
+// groups of group_size), fitted on the device: whether `be` has one with room for the rows x cols weights, the
+// importance, the levels and one row's k-means scratch; then the fit itself, which gives the host fit's levels
+// (ChunkedGrids over the LUT grid, the same weights and importance) bit for bit, into
+// lut [(g * rows + r) * 2^bits + code]. w: rows x cols; importance: cols values, nullable (unweighted).
+// Throws SQ_ERR_NUMERIC when a row holds a non-finite weight.
+bool lut_fits_before_sweep_on_device(Backend& be, int bits, int64_t rows, int64_t cols, int64_t group_size,
+                                     bool weighted);
+void fit_lut_groups_on_device(DeviceHandle& dev, const float* w, int64_t rows, int64_t cols, int64_t group_size,
+                              const float* importance, int bits, std::vector<float>& lut);
 
 }  // namespace sq

@@ -49,8 +49,13 @@ struct DeviceRun {
 };
 
 // Quantizes on the CPU and on the stand-in device, expects the same layer, and says what ran on the device.
-DeviceRun same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1) << 30, int64_t cols = 320) {
-  const Layer l(7, 0.02f, cols);
+// With dead_inputs, three columns get no calibration signal (zero Hessian rows and columns).
+DeviceRun same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1) << 30, int64_t cols = 320,
+                      bool dead_inputs = false) {
+  Layer l(7, 0.02f, cols);
+  if (dead_inputs)
+    for (const int64_t d : {int64_t(5), int64_t(77), cols - 3})
+      for (int64_t j = 0; j < cols; ++j) l.h[size_t(d * cols + j)] = l.h[size_t(j * cols + d)] = 0.0f;
   HostDevice dev(budget);
   const auto ref = sq::quantize_layer(sq::default_cpu_backend(), l.w.data(), l.rows, l.cols, l.h.data(), o,
                                       sq::null_logger());
@@ -145,15 +150,22 @@ TEST(GptqDeviceSweep, LutFitScratchIsSplitUnderATightBudget) {
   EXPECT_EQ(run.blocks, 3u);
 }
 
-TEST(GptqDeviceSweep, LutGroupsFittedBeforeTheSweepAreUploaded) {
-  DeviceRun run = same_as_cpu(options("leanquant", 3, -1));  // per channel: fitted on the host up front
+TEST(GptqDeviceSweep, LutGroupsFittedBeforeTheSweepAreFittedOnTheDeviceToo) {
+  DeviceRun run = same_as_cpu(options("leanquant", 3, -1));  // per channel: one fit of all 320 columns
   EXPECT_EQ(run.blocks, 3u);
-  EXPECT_EQ(run.lut_fits, 0u);
+  EXPECT_EQ(run.lut_fits, 1u);
   auto st = options("leanquant", 4, 128);
-  st.act_order = st.static_groups = true;
+  st.act_order = st.static_groups = true;  // three groups on the original column order, before the permutation
   run = same_as_cpu(st);
   EXPECT_EQ(run.blocks, 3u);
-  EXPECT_EQ(run.lut_fits, 0u);
+  EXPECT_EQ(run.lut_fits, 3u);
+  auto plain = options("leanquant", 4, -1);
+  plain.importance = "none";
+  EXPECT_EQ(same_as_cpu(plain).lut_fits, 1u);
+  // Rows wider than the exact fit's 512 values: a thread block per row. Per channel the fit sees W before its
+  // dead columns are zeroed, static groups after (as on the CPU).
+  EXPECT_EQ(same_as_cpu(options("leanquant", 4, -1), uint64_t(1) << 30, 700, true).lut_fits, 1u);
+  EXPECT_EQ(same_as_cpu(st, uint64_t(1) << 30, 320, true).lut_fits, 3u);
 }
 
 TEST(GptqDeviceSweep, HiggsGaussianGroupsFittedOnTheDevice) {
