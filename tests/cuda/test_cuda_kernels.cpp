@@ -425,7 +425,8 @@ TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
     EXPECT_NEAR(p.objective, p.objective_ref, 0.01 * p.objective_ref) << what;
   };
   for (const char* method : {"gptq", "leanquant-affine", "leanquant"})
-    for (bool static_groups : {false, true}) {  // groups fitted on the device during the sweep, or up front
+    for (bool static_groups : {false, true}) {  // groups fitted on the device during the sweep, or up front (LUT
+                                               // on the device too, affine on the host)
       sq::QuantizeOptions o;
       o.method = method;
       o.bits = 4;
@@ -445,6 +446,9 @@ TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
   wide.bits = 4;
   wide.group_size = 1024;
   expect_parity(wide, 512, 2048, "leanquant g1024");
+  wide.group_size = -1;  // per channel: 2048-value rows fitted up front on the device
+  wide.bits = 3;
+  expect_parity(wide, 512, 2048, "leanquant per channel");
 }
 
 TEST(CudaKernels, QuantEaseLayerOnTheDeviceMatchesTheCpuSweeps) {
