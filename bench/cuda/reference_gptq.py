@@ -16,41 +16,26 @@ torch.cuda.max_memory_allocated. Needs torch, transformers and numpy.
 """
 import argparse
 import json
+import pathlib
 import sys
 import time
 
 import numpy as np
 import torch
 
-SEQUENTIAL = [["self_attn.k_proj", "self_attn.v_proj", "self_attn.q_proj"], ["self_attn.o_proj"],
-              ["mlp.up_proj", "mlp.gate_proj"], ["mlp.down_proj"]]
-
-
-class _Stop(Exception):
-    pass
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "peers"))
+import common  # noqa: E402  (bench/peers: block 0's input capture and the true-sequential groups)
 
 
 def first_block_inputs(model, ids, dev):
-    """Hidden states entering block 0, one sequence at a time, and the keyword arguments the blocks get."""
+    """Hidden states entering block 0, one sequence at a time (as the reference's llama.py collects them), and
+    the keyword arguments the blocks get."""
     inps = torch.zeros((ids.shape[0], ids.shape[1], model.config.hidden_size), dtype=torch.float16, device=dev)
-    captured = {}
-
-    def grab(_module, args, kwargs):
-        captured["x"] = args[0] if args else kwargs["hidden_states"]
-        captured["kwargs"] = {k: v for k, v in kwargs.items() if k != "hidden_states"}
-        raise _Stop
-
-    hook = model.model.layers[0].register_forward_pre_hook(grab, with_kwargs=True)
-    try:
-        for j in range(ids.shape[0]):
-            try:
-                model(ids[j:j + 1].to(dev))
-            except _Stop:
-                pass
-            inps[j] = captured["x"][0]
-    finally:
-        hook.remove()
-    return inps, captured["kwargs"]
+    kwargs = None
+    for j in range(ids.shape[0]):
+        x, kwargs = common.block_inputs(model, ids[j:j + 1].to(dev))
+        inps[j] = x[0]
+    return inps, kwargs
 
 
 def main():
@@ -113,7 +98,7 @@ def main():
         for i, layer in enumerate(layers[: args.blocks or None]):
             timed("load", lambda: layer.to(dev))
             mods = dict(layer.named_modules())
-            for names in SEQUENTIAL:
+            for names in common.TRUE_SEQUENTIAL:
                 g = {}
                 for n in names:
                     g[n] = ist_gptq.GPTQ(mods[n])

@@ -113,7 +113,8 @@ class _Stop(Exception):
 
 @torch.no_grad()
 def block_inputs(model, samples):
-    """Hidden states entering block 0 and the keyword arguments the blocks are called with."""
+    """Hidden states entering block 0 and the keyword arguments the blocks are called with (model(samples) is
+    run only up to block 0, so that block and the embedding must be where the samples are)."""
     captured = {}
 
     def grab(_module, args, kwargs):
