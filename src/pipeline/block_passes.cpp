@@ -184,7 +184,8 @@ bool BlockPasses::checkpoint_memory() {
     // expense of the quantizers.
     if (!device_->acts || DeviceMemory::rounded(bytes) + quantizer_reserve(cfg_) > device_->handle.memory.available())
       return false;
-    device_->checkpoints = std::make_unique<DeviceBuffer>(device_->handle.memory, bytes, "the calibration passes' checkpoints");
+    device_->checkpoints =
+        std::make_unique<DeviceBuffer>(device_->handle.memory, bytes, "the calibration passes' checkpoints");
     return true;
   }
   if (!host_checkpoints_.empty()) return true;

@@ -227,8 +227,9 @@ bool lut_fits_before_sweep_on_device(Backend& be, int bits, int64_t rows, int64_
   const int64_t width = group_size < 0 ? cols : std::min(group_size, cols);
   const int64_t n_groups = (cols + width - 1) / width, levels = int64_t(1) << bits;
   const auto r = [](uint64_t b) { return DeviceMemory::rounded(b); };
+  const uint64_t scratch = uint64_t(lut_fit_scratch_per_row(width, int(levels)));
   const uint64_t bytes = r(uint64_t(rows) * cols * kF) + (weighted ? r(uint64_t(cols) * kF) : 0) +
-                         r(uint64_t(n_groups) * rows * levels * kF) + r(uint64_t(lut_fit_scratch_per_row(width, int(levels))));
+                         r(uint64_t(n_groups) * rows * levels * kF) + r(scratch);
   return bytes <= dev->memory.available();
 }
 
