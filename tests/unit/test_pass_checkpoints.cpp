@@ -5,6 +5,9 @@
 // four times; and a checkpoint is never used past a weight that changed before its point.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,7 +57,7 @@ class CountingCpu final : public sq::Backend {
   bool cholesky_inverse_upper(float* a, int64_t n, int64_t lda) override { return cpu_.cholesky_inverse_upper(a, n, lda); }
   bool cholesky_upper(float* a, int64_t n, int64_t lda) override { return cpu_.cholesky_upper(a, n, lda); }
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) override { cpu_.parallel_for(n, fn); }
-  size_t gemms = 0;
+  std::atomic<size_t> gemms{0};  // the host attention calls gemm from several threads
 
  private:
   sq::Backend& cpu_ = sq::default_cpu_backend();
@@ -72,7 +75,7 @@ enum class Checkpoints { Roomy, NoRoom, Refused };
 
 constexpr int64_t kSamples = 3, kTokens = 16;
 
-ScriptResult run_script(sq::Backend& be, const std::vector<Step>& script, const size_t* gemm_count,
+ScriptResult run_script(sq::Backend& be, const std::vector<Step>& script, const std::function<size_t()>& gemm_count,
                         Checkpoints checkpoints = Checkpoints::Roomy) {
   const sq::ModelConfig c = sqtest::tiny_config();
   const auto src = sqtest::make_tiny_model(c, 71);
@@ -89,7 +92,7 @@ ScriptResult run_script(sq::Backend& be, const std::vector<Step>& script, const 
   }
   if (checkpoints == Checkpoints::Refused) passes.allow_checkpoints(false);
   ScriptResult r;
-  const size_t gemms0 = *gemm_count;
+  const size_t gemms0 = gemm_count();
   bool first_o = true;
   for (const Step& step : script) {
     if (!step.name.empty()) {
@@ -98,7 +101,7 @@ ScriptResult run_script(sq::Backend& be, const std::vector<Step>& script, const 
     } else if (step.group) {
       r.values.push_back(passes.hessian_of(*step.group).matrix());
       r.checkpoints = r.checkpoints || passes.checkpoints_held();
-      if (*step.group == LinearGroup::O && first_o) r.gemms_to_first_o = *gemm_count - gemms0;
+      if (*step.group == LinearGroup::O && first_o) r.gemms_to_first_o = gemm_count() - gemms0;
       first_o = first_o && *step.group != LinearGroup::O;
     } else {
       passes.advance();
@@ -110,7 +113,7 @@ ScriptResult run_script(sq::Backend& be, const std::vector<Step>& script, const 
       }
     }
   }
-  r.gemms = *gemm_count - gemms0;
+  r.gemms = gemm_count() - gemms0;
   return r;
 }
 
@@ -128,11 +131,17 @@ struct FourRuns {
 FourRuns run_four_ways(const std::vector<Step>& script) {
   FourRuns r;
   CountingCpu cpu, cpu_plain;
-  r.cpu = run_script(cpu, script, &cpu.gemms);
-  r.cpu_plain = run_script(cpu_plain, script, &cpu_plain.gemms, Checkpoints::Refused);
+  r.cpu = run_script(cpu, script, [&] { return cpu.gemms.load(); });
+  r.cpu_plain = run_script(cpu_plain, script, [&] { return cpu_plain.gemms.load(); }, Checkpoints::Refused);
   HostDevice with, without;
-  r.device = run_script(*with.be, script, &with.stats.gemms);
-  r.device_plain = run_script(*without.be, script, &without.stats.gemms, Checkpoints::NoRoom);
+  const auto count = [](sq::test::HostDeviceStats& st) {
+    return [&st] {
+      std::lock_guard<std::mutex> lock(st.mu);
+      return st.gemms;
+    };
+  };
+  r.device = run_script(*with.be, script, count(with.stats));
+  r.device_plain = run_script(*without.be, script, count(without.stats), Checkpoints::NoRoom);
   EXPECT_TRUE(r.cpu.checkpoints && r.device.checkpoints);
   EXPECT_FALSE(r.cpu_plain.checkpoints || r.device_plain.checkpoints);
   const size_t n = r.cpu_plain.values.size();
