@@ -27,7 +27,6 @@ SEQLEN=${SEQLEN:-2048}
 mkdir -p "$OUT" "$DATA"
 [ -d sq-runtime/lib ] && export LD_LIBRARY_PATH="$PWD/sq-runtime/lib:${LD_LIBRARY_PATH:-}:/usr/local/cuda/lib64"
 
-CALIB="$DATA/calib.npy"
 tokens() {  # tokens [BOUND]: 2^20 random token ids below BOUND (Llama-3's vocabulary), the same for every run
   local bound=${1:-128000}
   CALIB="$DATA/calib-$bound.npy"
