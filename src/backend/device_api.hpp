@@ -95,13 +95,18 @@ class DeviceApi {
   // inf, for the caller to report) and zeros[r].
   virtual void minmax_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, int bits, bool sym,
                                  bool f16_scales, float* scales, float* zeros) = 0;
-  // The LeanQuant loss-aware affine fit of quant/grid_loss_aware_affine.hpp for rows of at most
-  // kMaxLossAwareWidth values, the direct-sum regime (width < 32 << bits): the same candidate ranges in the
-  // same order, the importance-weighted losses summed in the same order, so the same grid is chosen.
-  // importance: `width` device floats, or null for ones. Scales over the fp16 range become inf.
+  // The LeanQuant loss-aware affine fit of quant/grid_loss_aware_affine.hpp for every row r over columns
+  // [0, width) of w: the same candidate ranges in the same order, the importance-weighted losses summed in the
+  // same order, so the same grid is chosen. In the CPU's direct-sum regime (loss_aware::sorted_regime false)
+  // for rows of at most kMaxLossAwareWidth values, one warp per row, no workspace; in its sorted regime for any
+  // width, one thread block per row running the team program of kernels/portable/loss_aware_affine.hpp over a
+  // slice of `workspace`, which holds workspace_rows * loss_aware::sorted_fit_bytes(width, shrink_steps, sym)
+  // bytes (8-byte aligned; rows are fitted workspace_rows at a time). importance: `width` device floats, or
+  // null for ones. Scales over the fp16 range become inf; a row holding a non-finite value gets a NaN scale
+  // (sorted regime); both for the caller to report.
   virtual void loss_aware_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, const float* importance,
                                      int bits, bool sym, int shrink_steps, float min_factor, bool f16_scales,
-                                     float* scales, float* zeros) = 0;
+                                     float* scales, float* zeros, void* workspace, int64_t workspace_rows) = 0;
   static constexpr int64_t kMaxLossAwareWidth = 256;
   // One block of the GPTQ sweep, columns [i1, i2) of w [rows, cols], every row (i2 - i1 <= kMaxSweepBlock):
   // in order, column i is rounded on its row's affine grid (scale, zero) = (scales, zeros)[group_of[i] * rows + r]

@@ -22,13 +22,13 @@ namespace {
 std::vector<uint32_t> ascending_order(const float* w, int64_t n) {
   std::vector<uint32_t> idx(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) idx[size_t(i)] = uint32_t(i);
-  if (n < 1024) {
-    std::sort(idx.begin(), idx.end(), [w](uint32_t a, uint32_t b) { return w[a] < w[b]; });
+  if (n < 1024) {  // ties by index, as the radix sort below and the device's sort order them
+    std::sort(idx.begin(), idx.end(), [w](uint32_t a, uint32_t b) { return w[a] < w[b] || (w[a] == w[b] && a < b); });
     return idx;
   }
   std::vector<uint32_t> key(static_cast<size_t>(n)), key_tmp(static_cast<size_t>(n)), idx_tmp(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    const uint32_t u = float_to_bits(w[i]);
+    const uint32_t u = w[i] == 0.0f ? 0u : float_to_bits(w[i]);  // -0 ties with +0, as under <
     key[size_t(i)] = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // negatives reversed, below positives
   }
   constexpr int kRadixBits = 11;
@@ -49,11 +49,9 @@ std::vector<uint32_t> ascending_order(const float* w, int64_t n) {
   return idx;
 }
 
-// One row sorted by value, with prefix sums (double) of s, s w and s w^2. For a fixed grid the code of a
-// value is non-decreasing in the value (division by a positive scale, clamping and rounding are all
-// monotone), so each level's members are a contiguous run of the sorted row, found by binary search
-// with the exact rounding rule; the run's error sum s (w - v)^2 = S2 - 2 v S1 + v^2 S0 comes from the
-// prefix sums. Rounding in double is far below the float sums a direct pass would use to rank.
+// One row sorted by (value, index), with prefix sums (double) of s, s w and s w^2; a candidate's loss is then a
+// sum over its occupied levels (loss_aware::sorted_loss). Rounding in double is far below the float sums a
+// direct pass would use to rank.
 class SortedRow {
  public:
   SortedRow(const float* w, const float* s, int64_t n)
@@ -70,26 +68,8 @@ class SortedRow {
   }
 
   double loss(Params p, float maxq) const {
-    const int64_t n = int64_t(w_.size());
-    double total = 0.0;
-    for (int64_t begin = 0; begin < n;) {
-      const float code = code_of(w_[size_t(begin)], p.scale, p.zero, maxq);
-      // First index past the run of this code: the code only grows along the sorted row.
-      // Branch-free (the comparisons are unpredictable).
-      int64_t lo = begin + 1, len = n - lo;
-      while (len > 0) {
-        const int64_t half = len / 2;
-        const bool same = code_of(w_[size_t(lo + half)], p.scale, p.zero, maxq) <= code;
-        lo = same ? lo + half + 1 : lo;
-        len = same ? len - half - 1 : half;
-      }
-      const double v = double(p.scale * (code - p.zero));  // the value rounding produces, in float
-      const double S0 = s0_[size_t(lo)] - s0_[size_t(begin)], S1 = s1_[size_t(lo)] - s1_[size_t(begin)],
-                   S2 = s2_[size_t(lo)] - s2_[size_t(begin)];
-      total += std::max(0.0, S2 - 2.0 * v * S1 + v * v * S0);
-      begin = lo;
-    }
-    return total;
+    return loss_aware::sorted_loss(w_.data(), s0_.data(), s1_.data(), s2_.data(), int64_t(w_.size()),
+                                   loss_aware::Grid{p.scale, p.zero}, maxq);
   }
 
  private:
@@ -146,34 +126,23 @@ class DirectRow {
   mutable std::vector<float> terms_;  // scratch; a DirectRow lives in one thread's fit_row call
 };
 
-// SortedRow costs ~2^b binary searches per candidate, DirectRow one pass: the sorted form wins from about
-// 32 values per level (measured at n = 128..11008, 2-4 bits).
-bool use_sorted_row(int64_t n, int bits) { return n >= (int64_t(32) << bits); }
-
 template <typename Row>
 Params search(const Row& row, float lo, float hi, const LossAwareAffineOptions& options, Params unshrunk) {
   const int bits = options.bits;
   const float maxq = float((1 << bits) - 1);
   const int steps = std::max(1, options.shrink_steps);
-  std::vector<float> factors(size_t(steps), 1.0f);
-  for (int i = 1; i < steps; ++i) factors[size_t(i)] = 1.0f - (1.0f - options.min_factor) * float(i) / float(steps - 1);
   Params best = unshrunk;
   double best_loss = row.loss(unshrunk, maxq);
-  auto consider = [&](float a_lo, float a_hi) {
+  for (int k = 0; k < loss_aware::candidate_count(steps, options.sym); ++k) {
+    float a_lo, a_hi;
+    loss_aware::candidate_range(k, steps, options.sym, options.min_factor, lo, hi, &a_lo, &a_hi);
     const Params p = from_range(a_lo, a_hi, bits, options.sym, options.scale_storage);
-    if (p.scale == best.scale && p.zero == best.zero) return;
+    if (p.scale == best.scale && p.zero == best.zero) continue;
     const double loss = row.loss(p, maxq);
     if (loss < best_loss) {
       best_loss = loss;
       best = p;
     }
-  };
-  if (options.sym) {
-    for (int c = 1; c < steps; ++c) consider(lo * factors[size_t(c)], hi * factors[size_t(c)]);
-  } else {
-    for (int a = 0; a < steps; ++a)
-      for (int c = 0; c < steps; ++c)
-        if (a != 0 || c != 0) consider(lo * factors[size_t(a)], hi * factors[size_t(c)]);
   }
   return best;
 }
@@ -181,36 +150,13 @@ Params search(const Row& row, float lo, float hi, const LossAwareAffineOptions& 
 }  // namespace
 
 Params from_range(float lo, float hi, int bits, bool sym, ScaleStorage storage) {
-  const float maxq = float((1 << bits) - 1);
-  lo = std::min(lo, 0.0f);
-  hi = std::max(hi, 0.0f);
-  Params p;
-  if (sym) {
-    float amax = std::max(-lo, hi);
-    if (amax == 0.0f) amax = 1.0f;
-    p.scale = stored_scale(2.0f * amax / maxq, storage);
-    p.zero = float(1 << (bits - 1));
-    return p;
-  }
-  if (lo == 0.0f && hi == 0.0f) {
-    lo = -1.0f;
-    hi = 1.0f;
-  }
-  const float scale = (hi - lo) / maxq;
-  p.zero = std::min(std::max(std::nearbyint(-lo / scale), 0.0f), maxq);
-  p.scale = stored_scale(scale, storage);
-  return p;
+  const loss_aware::Grid g =
+      loss_aware::grid_of_range(lo, hi, bits, sym, [storage](float scale) { return stored_scale(scale, storage); });
+  return Params{g.scale, g.zero};
 }
 
 double weighted_loss(const float* w, const float* s, int64_t n, Params p, int bits) {
-  const float maxq = float((1 << bits) - 1);
-  double total = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = p.scale * (code_of(w[i], p.scale, p.zero, maxq) - p.zero);
-    const double d = double(w[i]) - double(v);
-    total += (s ? double(s[i]) : 1.0) * d * d;
-  }
-  return total;
+  return loss_aware::direct_loss(w, s, n, loss_aware::Grid{p.scale, p.zero}, float((1 << bits) - 1));
 }
 
 Params fit_row(const float* w, const float* s, int64_t n, const LossAwareAffineOptions& options) {
@@ -225,7 +171,7 @@ Params fit_row(const float* w, const float* s, int64_t n, const LossAwareAffineO
   const Params unshrunk = from_range(lo, hi, bits, options.sym, options.scale_storage);
   if (n == 0 || (lo == 0.0f && hi == 0.0f)) return unshrunk;
 
-  Params best = use_sorted_row(n, bits) ? search(SortedRow(w, s, n), lo, hi, options, unshrunk)
+  Params best = loss_aware::sorted_regime(n, bits) ? search(SortedRow(w, s, n), lo, hi, options, unshrunk)
                                  : search(DirectRow(w, s, n), lo, hi, options, unshrunk);
   // The ranking used other summation orders; settle the final choice against min-max with a direct sum
   // so the guarantee "never worse than min-max" holds for the loss as weighted_loss measures it.

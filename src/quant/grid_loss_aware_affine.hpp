@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "portable/loss_aware_affine.hpp"
 #include "quant/grid.hpp"
 #include "quant/scale_storage.hpp"
 
@@ -45,16 +46,8 @@ struct Params {
 // returned scale is the stored one.
 Params from_range(float lo, float hi, int bits, bool sym, ScaleStorage storage);
 
-// The code of x: clamp(round_half_even(x / scale) + zero, 0, maxq). Clamping t first keeps the
-// add-and-subtract rounding trick exact (it needs |t| < 2^22) and vectorizable; it changes no result
-// because every t outside [-zero - 1, maxq - zero + 1] clamps to the same end code anyway.
-inline float code_of(float x, float scale, float zero, float maxq) {
-  const float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer, ties to even
-  float t = x / scale;
-  t = std::min(std::max(t, -zero - 1.0f), maxq - zero + 1.0f);
-  const float r = (t + round_magic) - round_magic;
-  return std::min(std::max(r + zero, 0.0f), maxq);
-}
+// The code of x: clamp(round_half_even(x / scale) + zero, 0, maxq) (kernels/portable/loss_aware_affine.hpp).
+inline float code_of(float x, float scale, float zero, float maxq) { return loss_aware::code_of(x, scale, zero, maxq); }
 
 // sum_j s_j (w_j - q(w_j))^2 in double (s null: ones).
 double weighted_loss(const float* w, const float* s, int64_t n, Params p, int bits);

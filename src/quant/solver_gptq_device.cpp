@@ -6,6 +6,7 @@
 
 #include "backend/device_api.hpp"
 #include "backend/offload/device_memory.hpp"
+#include "portable/loss_aware_affine.hpp"
 #include "portable/team_kmeans_fit.hpp"
 #include "quant/grid_gaussian.hpp"
 #include "util/error.hpp"
@@ -25,13 +26,22 @@ bool device_fits_groups(const DeviceSweepGrid& grid, int64_t width) {
   switch (grid.fit) {
     case DeviceGroupFit::MinMax:
     case DeviceGroupFit::GaussianRms: return true;
-    // Only the CPU's direct-sum regime (width < 32 << bits), up to the kernel's row limit.
+    // The CPU's sorted regime at any width; its direct-sum regime up to the warp kernel's row limit.
     case DeviceGroupFit::LossAware:
-      return width <= DeviceApi::kMaxLossAwareWidth && width < (int64_t(32) << grid.bits);
+      return width >= 1 && width <= (int64_t(1) << 30) &&
+             (loss_aware::sorted_regime(width, grid.bits) || width <= DeviceApi::kMaxLossAwareWidth);
     // Any width: one thread per row where the CPU k-means is exact, a thread block per row above.
     case DeviceGroupFit::LutKMeans: return width >= 1 && width <= (int64_t(1) << 30);
   }
   return false;
+}
+
+// Whether every group the schedule fits during the sweep can be fitted on the device: the full groups and a
+// narrower last one (which may fall in the loss-aware search's other regime).
+bool device_fits_schedule(const DeviceSweepGrid& grid, const GroupSchedule& schedule, int64_t cols) {
+  if (!schedule.fit_during_sweep || schedule.n_groups < 1) return true;
+  return device_fits_groups(grid, schedule.group_size) &&
+         device_fits_groups(grid, schedule.width(schedule.n_groups - 1, cols));
 }
 
 // Scratch per row of a LUT fit of groups `width` wide. The last group may be narrower than the others, and
@@ -41,12 +51,17 @@ int64_t lut_fit_scratch_per_row(int64_t width, int levels) {
                   exact_kmeans_scratch_bytes(int(std::min<int64_t>(width, kMaxExactKMeansWidth)), levels));
 }
 
-int64_t lut_scratch_per_row(const DeviceSweepGrid& grid, const GroupSchedule& schedule) {
-  if (!grid.lut() || !schedule.fit_during_sweep) return 0;
-  return lut_fit_scratch_per_row(schedule.group_size, 1 << grid.bits);
+// Scratch per row of the group fits during the sweep: LUT fits, and loss-aware fits in the sorted regime
+// (a narrower last group needs less, or none in the direct regime).
+int64_t fit_scratch_per_row(const DeviceSweepGrid& grid, const GroupSchedule& schedule) {
+  if (!schedule.fit_during_sweep) return 0;
+  if (grid.lut()) return lut_fit_scratch_per_row(schedule.group_size, 1 << grid.bits);
+  if (grid.fit == DeviceGroupFit::LossAware && loss_aware::sorted_regime(schedule.group_size, grid.bits))
+    return loss_aware::sorted_fit_bytes(schedule.group_size, grid.loss_aware.shrink_steps, grid.sym);
+  return 0;
 }
 
-// Everything but the LUT fit's scratch.
+// Everything but the group fits' scratch.
 uint64_t resident_bytes(const DeviceSweepGrid& grid, int64_t rows, int64_t cols, int64_t n_groups,
                         int64_t block_size) {
   const auto r = [](uint64_t b) { return DeviceMemory::rounded(b); };
@@ -55,20 +70,27 @@ uint64_t resident_bytes(const DeviceSweepGrid& grid, int64_t rows, int64_t cols,
          2 * r(uint64_t(cols) * 4) + 2 * r(256 * kF);
 }
 
-// Rows per LUT fit launch, once the resident buffers are allocated: all of them when half of what is left
-// under the budget holds their scratch (the rest stays for the trailing GEMM's library workspace), fewer
-// otherwise (gptq_sweep_fits_device left room for at least one).
-int64_t lut_workspace_rows(uint64_t available, int64_t per_row, int64_t rows) {
+// Rows per group fit launch (LUT or sorted loss-aware), once the resident buffers are allocated: all of them
+// when half of what is left under the budget holds their scratch (the rest stays for the trailing GEMM's
+// library workspace), fewer otherwise (gptq_sweep_fits_device left room for at least one).
+int64_t fit_workspace_rows(uint64_t available, int64_t per_row, int64_t rows) {
   if (per_row == 0) return 0;
   return std::max<int64_t>(1, std::min<int64_t>(rows, int64_t(available / 2 / uint64_t(per_row))));
 }
 
-void check_fp16_scales(const std::vector<float>& scales, int64_t rows) {
-  for (size_t i = 0; i < scales.size(); ++i)
-    if (!(scales[i] <= 65504.0f))
-      throw_error(SQ_ERR_NUMERIC, "grid scale of row ", int64_t(i) % rows, ", group ", int64_t(i) / rows,
+// A NaN scale marks a group fit that met a non-finite weight (the CPU grid throws there); inf, or any scale
+// over 65504 with fp16 storage, one the checkpoint cannot hold.
+void check_scales(const std::vector<float>& scales, int64_t rows, bool f16) {
+  for (size_t i = 0; i < scales.size(); ++i) {
+    const int64_t row = int64_t(i) % rows, group = int64_t(i) / rows;
+    if (std::isnan(scales[i]))
+      throw_error(SQ_ERR_NUMERIC, "grid fit of row ", row, ", group ", group,
+                  ": the group holds a non-finite weight (expected finite values)");
+    if (f16 && !(scales[i] <= 65504.0f))
+      throw_error(SQ_ERR_NUMERIC, "grid scale of row ", row, ", group ", group,
                   " exceeds the fp16 maximum 65504 (weights too large for an fp16 checkpoint); use scale_dtype "
                   "\"fp32\"");
+  }
 }
 
 void check_lut(const std::vector<float>& lut, int64_t rows, int levels) {
@@ -109,16 +131,16 @@ bool gptq_sweep_fits_device(Backend& be, const DeviceSweepGrid& grid, int64_t ro
                             const GroupSchedule& schedule, int64_t block_size) {
   DeviceHandle* dev = be.device();
   if (dev == nullptr || block_size > DeviceApi::kMaxSweepBlock) return false;
-  if (schedule.fit_during_sweep && !device_fits_groups(grid, schedule.group_size)) return false;
+  if (!device_fits_schedule(grid, schedule, cols)) return false;
   const uint64_t resident = resident_bytes(grid, rows, cols, schedule.n_groups, block_size);
-  const int64_t per_row = lut_scratch_per_row(grid, schedule);
+  const int64_t per_row = fit_scratch_per_row(grid, schedule);
   return resident + DeviceMemory::rounded(uint64_t(per_row)) <= dev->memory.available();
 }
 
 void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t cols, const float* u,
                           const GroupSchedule& schedule, const DeviceSweepGrid& grid, QuantizedLayer& params,
                           uint8_t* codes, int64_t block_size) {
-  if (schedule.fit_during_sweep && !device_fits_groups(grid, schedule.group_size))
+  if (!device_fits_schedule(grid, schedule, cols))
     throw_error(SQ_ERR_INVALID_ARGUMENT, "device GPTQ sweep: groups of ", schedule.group_size,
                 " columns cannot be fitted on the device with this grid");
   if (block_size < 1 || block_size > DeviceApi::kMaxSweepBlock)
@@ -138,9 +160,9 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
   DeviceBuffer dgroup(mem, size_t(cols) * sizeof(int32_t), "the column-to-group map");
   const bool weighted_fit = grid.fit != DeviceGroupFit::MinMax && grid.importance != nullptr;
   DeviceBuffer dimp(mem, weighted_fit ? row_bytes : 0, "the column importance");
-  const int64_t per_row = lut_scratch_per_row(grid, schedule);
-  const int64_t ws_rows = lut_workspace_rows(mem.available(), per_row, rows);
-  DeviceBuffer dscratch(mem, size_t(ws_rows * per_row), "the LUT k-means scratch");
+  const int64_t per_row = fit_scratch_per_row(grid, schedule);
+  const int64_t ws_rows = fit_workspace_rows(mem.available(), per_row, rows);
+  DeviceBuffer dscratch(mem, size_t(ws_rows * per_row), "the group fits' scratch");
   // The Gaussian grid's levels and their midpoints, computed on the host as HiggsScalarGrid does.
   const bool gaussian = grid.fit == DeviceGroupFit::GaussianRms;
   const int n_points = 1 << grid.bits;
@@ -187,7 +209,7 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
         else if (grid.fit == DeviceGroupFit::LossAware)
           d.loss_aware_affine_fit(dwf + c0, cols, rows, width, imp, grid.bits, grid.sym,
                                   grid.loss_aware.shrink_steps, grid.loss_aware.min_factor, f16,
-                                  dscales + g * rows, dzeros + g * rows);
+                                  dscales + g * rows, dzeros + g * rows, dscratch.get(), ws_rows);
         else
           d.minmax_affine_fit(dwf + c0, cols, rows, width, grid.bits, grid.sym, f16, dscales + g * rows,
                               dzeros + g * rows);
@@ -217,7 +239,7 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
   }
   d.download(params.scales.data(), grid_bytes, dscales, grid_bytes, grid_bytes, 1);
   if (!gaussian) d.download(params.zeros.data(), grid_bytes, dzeros, grid_bytes, grid_bytes, 1);
-  if (grid.storage == ScaleStorage::F16) check_fp16_scales(params.scales, rows);
+  check_scales(params.scales, rows, grid.storage == ScaleStorage::F16);
 }
 
 bool lut_fits_before_sweep_on_device(Backend& be, int bits, int64_t rows, int64_t cols, int64_t group_size,
@@ -249,7 +271,7 @@ void fit_lut_groups_on_device(DeviceHandle& dev, const float* w, int64_t rows, i
   DeviceBuffer dimp(mem, importance ? row_bytes : 0, "the column importance");
   DeviceBuffer dlut(mem, lut_bytes, "the LUT grids");
   const int64_t per_row = lut_fit_scratch_per_row(width, levels);
-  const int64_t ws_rows = lut_workspace_rows(mem.available(), per_row, rows);
+  const int64_t ws_rows = fit_workspace_rows(mem.available(), per_row, rows);
   DeviceBuffer dscratch(mem, size_t(ws_rows * per_row), "the LUT k-means scratch");
   d.upload(dw.get(), row_bytes, w, row_bytes, row_bytes, size_t(rows));
   if (importance) d.upload(dimp.get(), row_bytes, importance, row_bytes, row_bytes, 1);

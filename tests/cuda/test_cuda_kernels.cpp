@@ -19,6 +19,7 @@
 #include "cuda_test_device.hpp"
 #include "device_block_parity.hpp"
 #include "host_device_api.hpp"
+#include "portable/loss_aware_affine.hpp"
 #include "portable/team_kmeans_fit.hpp"
 #include "portable/kmeans_exact_row.hpp"
 #include "quant/grid_gaussian.hpp"
@@ -224,8 +225,35 @@ TEST(CudaKernels, LossAwareAffineFitMatchesCpuBitForBit) {
             const Buffers b{w, std::vector<float>(size_t(rows)), std::vector<float>(size_t(rows)), importance};
             EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
                         a.loss_aware_affine_fit(p[0], ld, rows, width, weighted ? p[3] : nullptr, bits, sym, 20, 0.5f,
-                                                true, p[1], p[2]);
+                                                true, p[1], p[2], nullptr, 0);
                       }), 0.0) << "width " << width << " bits " << bits << " sym " << sym << " weighted " << weighted;
+          }
+}
+
+TEST(CudaKernels, LossAwareSortedFitMatchesCpuBitForBit) {
+  // Rows of at least 32 values per level: one thread block per row sorts and ranks (the host runs the same
+  // portable team program, which the CPU tests check against the CPU grid).
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  const int64_t rows = 700, ld = 2100;
+  auto w = sqtest::random_matrix(size_t(rows * ld), 31);
+  for (int64_t c = 0; c < ld; ++c) w[size_t(3 * ld + c)] = 0.0f;                    // min-max grid
+  for (int64_t c = 0; c < ld; ++c) w[size_t(4 * ld + c)] = float(c % 5 - 2) * 0.1f;  // ties
+  auto importance = sqtest::random_matrix(size_t(ld), 32);
+  for (float& s : importance) s = std::exp(3.0f * s);
+  for (auto [width, bits] : {std::pair<int64_t, int>{128, 2}, {256, 3}, {700, 4}, {2048, 3}})
+    for (bool sym : {false, true})
+      for (bool weighted : {false, true})
+        for (int64_t ws_rows : {rows, int64_t(96)})  // one launch, or several
+          for (size_t result : {size_t(1), size_t(2)}) {  // scales, then zeros
+            const size_t ws_floats = size_t(ws_rows * sq::loss_aware::sorted_fit_bytes(width, 20, sym) / 4 + 2);
+            const Buffers b{w, std::vector<float>(size_t(rows)), std::vector<float>(size_t(rows)), importance,
+                            std::vector<float>(ws_floats)};
+            EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                        a.loss_aware_affine_fit(p[0], ld, rows, width, weighted ? p[3] : nullptr, bits, sym, 20, 0.5f,
+                                                true, p[1], p[2], p[4], ws_rows);
+                      }), 0.0) << "width " << width << " bits " << bits << " sym " << sym << " weighted " << weighted
+                               << " rows/launch " << ws_rows;
           }
 }
 
@@ -449,6 +477,11 @@ TEST(CudaKernels, GptqLayerOnTheDeviceMatchesTheCpuSweep) {
   wide.group_size = -1;  // per channel: 2048-value rows fitted up front on the device
   wide.bits = 3;
   expect_parity(wide, 512, 2048, "leanquant per channel");
+  sq::QuantizeOptions lean2;  // 2-bit loss-aware groups of 128: the sorted regime, a thread block per row
+  lean2.method = "leanquant-affine";
+  lean2.bits = 2;
+  lean2.group_size = 128;
+  expect_parity(lean2, 512, 2048, "leanquant-affine 2-bit g128");
 }
 
 TEST(CudaKernels, QuantEaseLayerOnTheDeviceMatchesTheCpuSweeps) {

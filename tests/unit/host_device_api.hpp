@@ -23,6 +23,7 @@
 #include "portable/team_kmeans_fit.hpp"
 #include "portable/gaussian_scalar.hpp"
 #include "portable/kmeans_exact_row.hpp"
+#include "portable/loss_aware_affine.hpp"
 #include "portable/nearest_level.hpp"
 #include "quant/grid_loss_aware_affine.hpp"
 #include "quant/hadamard.hpp"
@@ -38,6 +39,8 @@ struct HostDeviceStats {
   size_t live_bytes = 0, peak_bytes = 0, uploads = 0, uploaded_bytes = 0;
   size_t sweep_blocks = 0;     // gptq_*_block calls: whether a GPTQ sweep ran on the "device"
   size_t loss_aware_fits = 0;  // loss_aware_affine_fit calls
+  size_t loss_aware_sorted_fits = 0;  // ... in the sorted regime (the portable team program)
+  size_t loss_aware_sorted_launches = 0;  // ... and the workspace-sized batches of rows they ran in
   size_t lut_fits = 0;         // lut_kmeans_fit calls
   size_t lut_launches = 0;     // ... and the workspace-sized batches of rows they ran in
   size_t gaussian_fits = 0;    // rms_scale_fit calls
@@ -220,9 +223,32 @@ class HostDeviceApi final : public DeviceApi {
     std::copy(g.scales().begin(), g.scales().end(), scales);
     std::copy(g.zeros().begin(), g.zeros().end(), zeros);
   }
+  // Direct-sum regime: the CPU grid (the warp kernel reproduces it; kernel parity tests check that on a GPU).
+  // Sorted regime: the portable team program the CUDA kernel runs, over the caller's workspace in batches of
+  // workspace_rows rows as the launches lay it out, with the device's non-throwing scale rounding.
   void loss_aware_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, const float* importance,
                              int bits, bool sym, int shrink_steps, float min_factor, bool f16_scales, float* scales,
-                             float* zeros) override {
+                             float* zeros, void* workspace, int64_t workspace_rows) override {
+    ++s_.loss_aware_fits;
+    if (loss_aware::sorted_regime(width, bits)) {
+      ++s_.loss_aware_sorted_fits;
+      const int64_t row_bytes = loss_aware::sorted_fit_bytes(width, shrink_steps, sym);
+      const auto store = [f16_scales](float scale) {
+        if (!f16_scales) return scale;
+        const float s = half_to_float(float_to_half(scale));
+        return s == 0.0f && scale > 0.0f ? half_to_float(uint16_t(1)) : s;
+      };
+      for (int64_t r0 = 0; r0 < rows; r0 += workspace_rows) {
+        ++s_.loss_aware_sorted_launches;
+        for (int64_t t = 0; t < workspace_rows && r0 + t < rows; ++t) {
+          SequentialTeam team;
+          loss_aware::team_sorted_fit(team, w + (r0 + t) * ld, importance, width, bits, sym, shrink_steps,
+                                      min_factor, store, static_cast<char*>(workspace) + t * row_bytes,
+                                      scales + r0 + t, zeros + r0 + t);
+        }
+      }
+      return;
+    }
     LossAwareAffineOptions o;
     o.bits = bits;
     o.sym = sym;
@@ -233,7 +259,6 @@ class HostDeviceApi final : public DeviceApi {
     make_loss_aware_affine_grid(o)->fit(w, ld, rows, width, importance)->store(part);
     std::copy(part.scales.begin(), part.scales.end(), scales);
     std::copy(part.zeros.begin(), part.zeros.end(), zeros);
-    ++s_.loss_aware_fits;
   }
   void gptq_affine_block(float* w, int64_t rows, int64_t cols, const float* u, int64_t i1, int64_t i2,
                          const float* scales, const float* zeros, const int32_t* group_of, int bits, uint8_t* codes,

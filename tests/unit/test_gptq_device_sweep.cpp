@@ -46,6 +46,7 @@ sq::QuantizeOptions options(const std::string& method, int bits, int64_t group) 
 // What the stand-in device ran for one layer.
 struct DeviceRun {
   size_t blocks = 0, loss_aware_fits = 0, lut_fits = 0, lut_launches = 0, gaussian_fits = 0, rotations = 0;
+  size_t loss_aware_sorted_fits = 0, loss_aware_sorted_launches = 0;
 };
 
 // Quantizes on the CPU and on the stand-in device, expects the same layer, and says what ran on the device.
@@ -63,7 +64,8 @@ DeviceRun same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1
   sqtest::expect_identical_layers(out, ref);
   EXPECT_EQ(dev.stats.live_bytes, 0u);
   return DeviceRun{dev.stats.sweep_blocks,  dev.stats.loss_aware_fits, dev.stats.lut_fits,
-                   dev.stats.lut_launches,  dev.stats.gaussian_fits,   dev.stats.hadamard_rotations};
+                   dev.stats.lut_launches,  dev.stats.gaussian_fits,   dev.stats.hadamard_rotations,
+                   dev.stats.loss_aware_sorted_fits, dev.stats.loss_aware_sorted_launches};
 }
 
 size_t expect_same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1) << 30) {
@@ -108,6 +110,35 @@ TEST(GptqDeviceSweep, LossAwareGroupsFittedOnTheDevice) {
   auto act = options("leanquant-affine", 4, 128);
   act.act_order = true;  // importance in the permuted working order
   EXPECT_EQ(expect_same_as_cpu(act), 3u);
+  EXPECT_EQ(same_as_cpu(act).loss_aware_sorted_fits, 0u);  // 128 < 32 << 4: the direct-sum warp kernel
+}
+
+TEST(GptqDeviceSweep, LossAwareGroupsInTheSortedRegimeFittedOnTheDevice) {
+  // 2-bit groups of 128 (128 >= 32 << 2): the CPU ranks candidates by sorted prefix sums, and so does the
+  // team program; the last group (64 of 320 columns) is in the direct-sum regime.
+  DeviceRun run = same_as_cpu(options("leanquant-affine", 2, 128));
+  EXPECT_EQ(run.blocks, 3u);
+  EXPECT_EQ(run.loss_aware_fits, 3u);
+  EXPECT_EQ(run.loss_aware_sorted_fits, 2u);
+  EXPECT_EQ(run.loss_aware_sorted_launches, 2u);  // the budget holds every row's scratch
+  auto sym = options("leanquant-affine", 2, 160);
+  sym.sym = true;
+  sym.block_size = 40;  // groups that start inside a sweep block
+  run = same_as_cpu(sym);
+  EXPECT_EQ(run.loss_aware_sorted_fits, 2u);
+  auto act = options("leanquant-affine", 2, 128);
+  act.act_order = true;
+  act.scale_storage = sq::ScaleStorage::F32;
+  EXPECT_EQ(same_as_cpu(act).loss_aware_sorted_fits, 2u);
+  auto plain = options("leanquant-affine", 3, 256);
+  plain.importance = "none";
+  run = same_as_cpu(plain, uint64_t(1) << 30, 700);  // groups 256, 256, then 188 columns (direct sum)
+  EXPECT_EQ(run.loss_aware_fits, 3u);
+  EXPECT_EQ(run.loss_aware_sorted_fits, 2u);
+  // The scratch of every row does not fit beside the layer: the rows are fitted a few at a time.
+  run = same_as_cpu(options("leanquant-affine", 2, 128), 1450 << 10);
+  EXPECT_EQ(run.loss_aware_sorted_fits, 2u);
+  EXPECT_GT(run.loss_aware_sorted_launches, 2u);
 }
 
 TEST(GptqDeviceSweep, LutGroupsFittedOnTheDevice) {
@@ -188,9 +219,8 @@ TEST(GptqDeviceSweep, HiggsGaussianGroupsFittedOnTheDevice) {
 }
 
 TEST(GptqDeviceSweep, OtherGridsAndTightBudgetsSweepOnTheHost) {
-  // 2-bit groups of 128: the CPU ranks candidates with sorted prefix sums (128 >= 32 << 2), whose rounding
-  // the device does not reproduce.
-  EXPECT_EQ(expect_same_as_cpu(options("leanquant-affine", 2, 128)), 0u);
+  // 4-bit groups of 384: the CPU's direct-sum regime (384 < 32 << 4), wider than the warp kernel's rows.
+  EXPECT_EQ(expect_same_as_cpu(options("leanquant-affine", 4, 384)), 0u);
   auto wide = options("gptq", 4, 128);
   wide.block_size = 512;  // more columns than the sweep kernel holds
   EXPECT_EQ(expect_same_as_cpu(wide), 0u);
@@ -231,4 +261,29 @@ TEST(GptqDeviceSweep, NonFiniteWeightInALutGroupIsAnError) {
       },
       SQ_ERR_NUMERIC, {"row 3, group 1", "non-finite"});
   EXPECT_EQ(dev.stats.live_bytes, 0u);
+}
+
+TEST(GptqDeviceSweep, NonFiniteWeightInASortedLossAwareGroupIsAnError) {
+  const int64_t rows = 8, cols = 256;
+  std::vector<float> w(size_t(rows * cols), 0.5f), u(size_t(cols * cols), 0.0f);
+  for (int64_t i = 0; i < cols; ++i) u[size_t(i * cols + i)] = 1.0f;
+  w[size_t(5 * cols + 130)] = NAN;  // row 5, group 1
+  const sq::GroupSchedule schedule = sq::make_group_schedule(cols, 128, false, {});
+  sq::QuantizedLayer params;
+  params.scales.assign(size_t(schedule.n_groups * rows), 0.0f);
+  params.zeros = params.scales;
+  std::vector<uint8_t> codes(size_t(rows * cols));
+  sq::DeviceSweepGrid grid;
+  grid.fit = sq::DeviceGroupFit::LossAware;
+  grid.bits = 2;
+  grid.storage = sq::ScaleStorage::F32;  // a NaN scale is not mistaken for an fp16 overflow
+  HostDevice dev;
+  sqtest::expect_error(
+      [&] {
+        sq::gptq_sweep_on_device(*dev.be->device(), w.data(), rows, cols, u.data(), schedule, grid, params,
+                                 codes.data(), 128);
+      },
+      SQ_ERR_NUMERIC, {"row 5, group 1", "non-finite"});
+  EXPECT_EQ(dev.stats.live_bytes, 0u);
+  EXPECT_EQ(dev.stats.loss_aware_sorted_fits, 2u);
 }
