@@ -2,6 +2,7 @@
 #include "cuda/gptq_affine.cuh"
 #include "cuda/gptq_block_kernel.cuh"
 #include "cuda/scale_storage.cuh"
+#include "portable/portable.hpp"
 
 namespace sq::cuda {
 namespace {
@@ -19,16 +20,16 @@ __global__ void minmax_affine_fit_kernel(const float* w, int64_t ld, int64_t row
   const float* row = w + r * ld;
   float xmin = 0.0f, xmax = 0.0f;
   for (int64_t j = lane; j < width; j += 32) {
-    xmin = fminf(xmin, row[j]);
-    xmax = fmaxf(xmax, row[j]);
+    xmin = min_first(xmin, row[j]);  // as std::min and std::max on the CPU, signed zeros included
+    xmax = max_first(xmax, row[j]);
   }
   for (int offset = 16; offset > 0; offset /= 2) {
-    xmin = fminf(xmin, __shfl_xor_sync(kFull, xmin, offset));
-    xmax = fmaxf(xmax, __shfl_xor_sync(kFull, xmax, offset));
+    xmin = min_first(xmin, __shfl_xor_sync(kFull, xmin, offset));
+    xmax = max_first(xmax, __shfl_xor_sync(kFull, xmax, offset));
   }
   if (lane != 0) return;
   if (sym) {
-    xmax = fmaxf(fabsf(xmin), xmax);
+    xmax = max_first(fabsf(xmin), xmax);
     if (xmin < 0.0f) xmin = -xmax;
   }
   if (xmin == 0.0f && xmax == 0.0f) {

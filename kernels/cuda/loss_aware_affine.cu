@@ -1,11 +1,12 @@
 // The LeanQuant loss-aware affine grid search, one warp per row, reproducing the CPU search
-// (quant/grid_loss_aware_affine.cpp, DirectRow regime) bit for bit: the same candidates in the same order,
-// codes by the same add-and-subtract rounding, every product rounded on its own (no fused multiply-add),
-// and each candidate's loss summed in double in the CPU's order (four interleaved partial sums), so the
-// same grid wins every comparison.
+// (quant/grid_loss_aware_affine.cpp, DirectRow regime) bit for bit: the same candidates in the same order and
+// the same codes (both from kernels/portable/loss_aware_affine.hpp), every product rounded on its own (this
+// file is compiled with --fmad=false), and each candidate's loss summed in double in the CPU's order (four
+// interleaved partial sums), so the same grid wins every comparison.
 
 #include "cuda/gptq_affine.cuh"
 #include "cuda/scale_storage.cuh"
+#include "portable/loss_aware_affine.hpp"
 
 namespace sq::cuda {
 namespace {
@@ -14,44 +15,20 @@ constexpr int kWarpsPerBlock = 4;
 constexpr unsigned kFull = 0xffffffffu;
 constexpr int kSlots = int(kMaxLossAwareWidth / 32);
 
-struct Params {
-  float scale, zero;
+using loss_aware::Grid;
+
+struct DeviceStoredScale {
+  bool f16;
+  __device__ float operator()(float scale) const { return stored_scale(scale, f16); }
 };
 
-// affine_search::from_range.
-__device__ Params from_range(float lo, float hi, int bits, bool sym, bool f16) {
-  const float maxq = float((1 << bits) - 1);
-  lo = fminf(lo, 0.0f);
-  hi = fmaxf(hi, 0.0f);
-  if (sym) {
-    float amax = fmaxf(-lo, hi);
-    if (amax == 0.0f) amax = 1.0f;
-    return {stored_scale(__fdiv_rn(__fmul_rn(2.0f, amax), maxq), f16), float(1 << (bits - 1))};
-  }
-  if (lo == 0.0f && hi == 0.0f) {
-    lo = -1.0f;
-    hi = 1.0f;
-  }
-  const float scale = __fdiv_rn(__fsub_rn(hi, lo), maxq);
-  const float zero = fminf(fmaxf(rintf(__fdiv_rn(-lo, scale)), 0.0f), maxq);
-  return {stored_scale(scale, f16), zero};
-}
-
-// affine_search::code_of.
-__device__ float code_of(float x, Params p, float maxq) {
-  float t = __fdiv_rn(x, p.scale);
-  t = fminf(fmaxf(t, -p.zero - 1.0f), __fadd_rn(__fsub_rn(maxq, p.zero), 1.0f));
-  const float r = __fsub_rn(__fadd_rn(t, 12582912.0f), 12582912.0f);
-  return fminf(fmaxf(__fadd_rn(r, p.zero), 0.0f), maxq);
-}
-
-__device__ float value_of(float x, Params p, float maxq) {
-  return __fmul_rn(p.scale, __fsub_rn(code_of(x, p, maxq), p.zero));
+__device__ float value_of(float x, Grid p, float maxq) {
+  return p.scale * (loss_aware::code_of(x, p.scale, p.zero, maxq) - p.zero);
 }
 
 // DirectRow::loss: terms s (w - q(w))^2 in fp32, summed in double as acc[i % 4] then (a0 + a1) + (a2 + a3),
 // with the tail past the last multiple of 4 added to acc[0]. Every lane returns the total.
-__device__ double direct_loss(const float (&x)[kSlots], const float (&s)[kSlots], int n, Params p, float maxq,
+__device__ double direct_loss(const float (&x)[kSlots], const float (&s)[kSlots], int n, Grid p, float maxq,
                               float* terms, int lane) {
 #pragma unroll
   for (int k = 0; k < kSlots; ++k) {
@@ -75,7 +52,7 @@ __device__ double direct_loss(const float (&x)[kSlots], const float (&s)[kSlots]
 }
 
 // affine_search::weighted_loss: one sequential double sum (lane 0), for the final check against min-max.
-__device__ double sequential_loss(const float (&x)[kSlots], const float (&s)[kSlots], int n, Params p, float maxq,
+__device__ double sequential_loss(const float (&x)[kSlots], const float (&s)[kSlots], int n, Grid p, float maxq,
                                   float* terms, float* weights, int lane) {
 #pragma unroll
   for (int k = 0; k < kSlots; ++k) {
@@ -86,12 +63,7 @@ __device__ double sequential_loss(const float (&x)[kSlots], const float (&s)[kSl
     }
   }
   __syncwarp();
-  double total = 0.0;
-  if (lane == 0)
-    for (int i = 0; i < n; ++i) {
-      const double d = __dsub_rn(double(terms[i]), double(value_of(terms[i], p, maxq)));
-      total = __dadd_rn(total, __dmul_rn(__dmul_rn(double(weights[i]), d), d));
-    }
+  const double total = lane == 0 ? loss_aware::direct_loss(terms, weights, n, p, maxq) : 0.0;
   __syncwarp();
   return __shfl_sync(kFull, total, 0);
 }
@@ -107,43 +79,41 @@ __global__ void loss_aware_affine_fit_kernel(const float* w, int64_t ld, int64_t
   float* terms = terms_all[warp];
   const float maxq = float((1 << bits) - 1);
   float x[kSlots], s[kSlots];
+  // The range as the CPU folds it from 0 (min_first and max_first, so a -0 never replaces +0); a non-finite
+  // value makes the row's scale NaN, for the caller to report (the CPU throws).
   float lo = 0.0f, hi = 0.0f;
+  bool finite = true;
 #pragma unroll
   for (int k = 0; k < kSlots; ++k) {
     const int i = lane + 32 * k;
     x[k] = i < n ? w[r * ld + i] : 0.0f;
     s[k] = i < n && importance ? importance[i] : 1.0f;
-    lo = fminf(lo, x[k]);
-    hi = fmaxf(hi, x[k]);
+    lo = min_first(lo, x[k]);
+    hi = max_first(hi, x[k]);
+    finite = finite && loss_aware::is_finite(x[k]);
   }
   for (int offset = 16; offset > 0; offset /= 2) {
-    lo = fminf(lo, __shfl_xor_sync(kFull, lo, offset));
-    hi = fmaxf(hi, __shfl_xor_sync(kFull, hi, offset));
+    lo = min_first(lo, __shfl_xor_sync(kFull, lo, offset));
+    hi = max_first(hi, __shfl_xor_sync(kFull, hi, offset));
   }
-  const Params unshrunk = from_range(lo, hi, bits, sym, f16);
-  Params best = unshrunk;
-  if (n > 0 && !(lo == 0.0f && hi == 0.0f)) {
+  finite = __all_sync(kFull, finite);
+  const DeviceStoredScale store{f16};
+  const Grid unshrunk = loss_aware::grid_of_range(lo, hi, bits, sym, store);
+  Grid best = unshrunk;
+  if (finite && n > 0 && !(lo == 0.0f && hi == 0.0f)) {
     double best_loss = direct_loss(x, s, n, unshrunk, maxq, terms, lane);
     steps = steps < 1 ? 1 : steps;
-    auto factor = [&](int i) {
-      return i == 0 ? 1.0f
-                    : __fsub_rn(1.0f, __fdiv_rn(__fmul_rn(__fsub_rn(1.0f, min_factor), float(i)), float(steps - 1)));
-    };
-    auto consider = [&](float a_lo, float a_hi) {
-      const Params p = from_range(a_lo, a_hi, bits, sym, f16);
-      if (p.scale == best.scale && p.zero == best.zero) return;
+    // The candidates in the CPU's order; one equal to the best so far is skipped, as there.
+    for (int k = 0; k < loss_aware::candidate_count(steps, sym); ++k) {
+      float a_lo, a_hi;
+      loss_aware::candidate_range(k, steps, sym, min_factor, lo, hi, &a_lo, &a_hi);
+      const Grid p = loss_aware::grid_of_range(a_lo, a_hi, bits, sym, store);
+      if (p.scale == best.scale && p.zero == best.zero) continue;
       const double loss = direct_loss(x, s, n, p, maxq, terms, lane);
       if (loss < best_loss) {
         best_loss = loss;
         best = p;
       }
-    };
-    if (sym) {
-      for (int c = 1; c < steps; ++c) consider(__fmul_rn(lo, factor(c)), __fmul_rn(hi, factor(c)));
-    } else {
-      for (int a = 0; a < steps; ++a)
-        for (int c = 0; c < steps; ++c)
-          if (a != 0 || c != 0) consider(__fmul_rn(lo, factor(a)), __fmul_rn(hi, factor(c)));
     }
     if (best.scale != unshrunk.scale || best.zero != unshrunk.zero) {
       float* weights = weights_all[warp];
@@ -153,7 +123,7 @@ __global__ void loss_aware_affine_fit_kernel(const float* w, int64_t ld, int64_t
     }
   }
   if (lane == 0) {
-    scales[r] = best.scale;
+    scales[r] = finite ? best.scale : NAN;
     zeros[r] = best.zero;
   }
 }

@@ -9,8 +9,8 @@
 // prefix sums (double, one sequential chain each) add the same terms in the same order; every candidate's loss
 // is the same function of the same operands (one thread each); and the CPU's search, which keeps a candidate
 // only when its loss is strictly below the best so far, picks the first candidate of least loss, which is
-// what the sequential argmin below picks. Min and max are written as std::min and std::max define them, so
-// even signed zeros come out alike.
+// what the sequential argmin below picks. Min and max are the host's (min_first, max_first), so even signed
+// zeros come out alike.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -24,8 +24,6 @@ struct Grid {
   float scale, zero;
 };
 
-SQ_PORTABLE inline float min_of(float a, float b) { return b < a ? b : a; }  // std::min
-SQ_PORTABLE inline float max_of(float a, float b) { return a < b ? b : a; }  // std::max
 SQ_PORTABLE inline bool is_finite(float x) { return x - x == 0.0f; }  // NaN and inf give NaN
 
 // The code of x: clamp(round_half_even(x / scale) + zero, 0, maxq). Clamping t first keeps the add-and-subtract
@@ -34,9 +32,9 @@ SQ_PORTABLE inline bool is_finite(float x) { return x - x == 0.0f; }  // NaN and
 SQ_PORTABLE inline float code_of(float x, float scale, float zero, float maxq) {
   const float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer, ties to even
   float t = x / scale;
-  t = min_of(max_of(t, -zero - 1.0f), maxq - zero + 1.0f);
+  t = min_first(max_first(t, -zero - 1.0f), maxq - zero + 1.0f);
   const float r = (t + round_magic) - round_magic;
-  return min_of(max_of(r + zero, 0.0f), maxq);
+  return min_first(max_first(r + zero, 0.0f), maxq);
 }
 
 // The GPTQ min-max grid of a range (affine_search::from_range), the scale passed through `store` (the scale
@@ -44,10 +42,10 @@ SQ_PORTABLE inline float code_of(float x, float scale, float zero, float maxq) {
 template <typename StoreScale>
 SQ_PORTABLE Grid grid_of_range(float lo, float hi, int bits, bool sym, const StoreScale& store) {
   const float maxq = float((1 << bits) - 1);
-  lo = min_of(lo, 0.0f);
-  hi = max_of(hi, 0.0f);
+  lo = min_first(lo, 0.0f);
+  hi = max_first(hi, 0.0f);
   if (sym) {
-    float amax = max_of(-lo, hi);
+    float amax = max_first(-lo, hi);
     if (amax == 0.0f) amax = 1.0f;
     return Grid{store(2.0f * amax / maxq), float(1 << (bits - 1))};
   }
@@ -56,7 +54,7 @@ SQ_PORTABLE Grid grid_of_range(float lo, float hi, int bits, bool sym, const Sto
     hi = 1.0f;
   }
   const float scale = (hi - lo) / maxq;
-  const float zero = min_of(max_of(rintf(-lo / scale), 0.0f), maxq);
+  const float zero = min_first(max_first(rintf(-lo / scale), 0.0f), maxq);
   return Grid{store(scale), zero};
 }
 

@@ -10,3 +10,11 @@
 #else
 #define SQ_PORTABLE
 #endif
+
+namespace sq {
+// std::min and std::max as the standard defines them, for device code too: CUDA's fminf and fmaxf may return
+// either zero of a +0 / -0 pair and skip a NaN wherever it is, while these, like the host's, keep the first
+// argument unless the second compares strictly below (above) it.
+SQ_PORTABLE inline float min_first(float a, float b) { return b < a ? b : a; }
+SQ_PORTABLE inline float max_first(float a, float b) { return a < b ? b : a; }
+}  // namespace sq

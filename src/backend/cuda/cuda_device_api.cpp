@@ -44,35 +44,38 @@ void check_cusolver(cusolverStatus_t s, const char* what) {
 class CudaDeviceApi final : public DeviceApi {
  public:
   explicit CudaDeviceApi(int device) : device_(device) {
-    check_cuda(cudaSetDevice(device), ("cudaSetDevice(" + std::to_string(device) + ")").c_str());
-    check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-    check_cublas(cublasCreate(&blas_), "cublasCreate");
-    check_cublas(cublasSetStream(blas_, stream_), "cublasSetStream");
-    // Plain fp32 arithmetic (no TF32) so results match the CPU reference to fp32 rounding.
-    check_cublas(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
-    check_cusolver(cusolverDnCreate(&solver_), "cusolverDnCreate");
-    check_cusolver(cusolverDnSetStream(solver_, stream_), "cusolverDnSetStream");
-    check_cuda(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking), "cudaStreamCreate (copies)");
-    check_cuda(cudaEventCreateWithFlags(&issued_, cudaEventDisableTiming), "cudaEventCreate");
+    try {
+      check_cuda(cudaSetDevice(device), ("cudaSetDevice(" + std::to_string(device) + ")").c_str());
+      check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+      check_cublas(cublasCreate(&blas_), "cublasCreate");
+      check_cublas(cublasSetStream(blas_, stream_), "cublasSetStream");
+      // Plain fp32 arithmetic (no TF32) so results match the CPU reference to fp32 rounding.
+      check_cublas(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+      check_cusolver(cusolverDnCreate(&solver_), "cusolverDnCreate");
+      check_cusolver(cusolverDnSetStream(solver_, stream_), "cusolverDnSetStream");
+      check_cuda(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking), "cudaStreamCreate (copies)");
+      check_cuda(cudaEventCreateWithFlags(&issued_, cudaEventDisableTiming), "cudaEventCreate");
+    } catch (...) {
+      // A destructor does not run for a constructor that throws: give back what was created (a caller that
+      // retries on a busy GPU would otherwise leak streams and library handles each time).
+      destroy();
+      throw;
+    }
   }
-  ~CudaDeviceApi() override {
-    if (copy_stream_) cudaStreamSynchronize(copy_stream_);
-    if (issued_) cudaEventDestroy(issued_);
-    if (copy_stream_) cudaStreamDestroy(copy_stream_);
-    if (solver_) cusolverDnDestroy(solver_);
-    if (blas_) cublasDestroy(blas_);
-    if (stream_) cudaStreamDestroy(stream_);
-  }
+  ~CudaDeviceApi() override { destroy(); }
 
   std::string name() const override { return "cuda:" + std::to_string(device_); }
 
   void* allocate(size_t bytes) override {
     select();
     void* p = nullptr;
-    if (cudaMalloc(&p, bytes) != cudaSuccess) {
+    const cudaError_t status = cudaMalloc(&p, bytes);
+    if (status == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();  // clear the allocation error so the next checked call does not report it
-      return nullptr;
+      return nullptr;            // the device is full: DeviceMemory names what did not fit
     }
+    // Anything else (a context an earlier kernel broke, ...) is not a matter of the budget.
+    check_cuda(status, "cudaMalloc");
     return p;
   }
   void release(void* ptr) noexcept override {
@@ -343,11 +346,37 @@ class CudaDeviceApi final : public DeviceApi {
     return size_t(std::max(w1, w2));
   }
 
+  void destroy() noexcept {
+    if (copy_stream_) cudaStreamSynchronize(copy_stream_);
+    if (issued_) cudaEventDestroy(issued_);
+    if (copy_stream_) cudaStreamDestroy(copy_stream_);
+    if (solver_) cusolverDnDestroy(solver_);
+    if (blas_) cublasDestroy(blas_);
+    if (stream_) cudaStreamDestroy(stream_);
+    issued_ = nullptr;
+    copy_stream_ = stream_ = nullptr;
+    solver_ = nullptr;
+    blas_ = nullptr;
+  }
+
+  // Contiguous copies (one row, or rows packed back to back) go as one flat copy: a 2-D copy refuses pitches
+  // over the device's limit (2^31 - 1 bytes), which a whole LM head or a large MLP weight exceeds. Pitched
+  // copies within that limit go as one 2-D copy, wider ones row by row.
   void copy(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes, size_t rows,
             cudaMemcpyKind kind, const char* what) {
     select();
     if (rows == 0 || row_bytes == 0) return;
-    check_cuda(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, row_bytes, rows, kind, stream_), what);
+    constexpr size_t kMaxPitch = 2147483647;
+    if (rows == 1 || (dst_pitch == row_bytes && src_pitch == row_bytes)) {
+      check_cuda(cudaMemcpyAsync(dst, src, row_bytes * rows, kind, stream_), what);
+    } else if (dst_pitch <= kMaxPitch && src_pitch <= kMaxPitch) {
+      check_cuda(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, row_bytes, rows, kind, stream_), what);
+    } else {
+      for (size_t r = 0; r < rows; ++r)
+        check_cuda(cudaMemcpyAsync(static_cast<char*>(dst) + r * dst_pitch,
+                                   static_cast<const char*>(src) + r * src_pitch, row_bytes, kind, stream_),
+                   what);
+    }
     check_cuda(cudaStreamSynchronize(stream_), what);
   }
   int read_info(const int* dev_info, const char* what) {
