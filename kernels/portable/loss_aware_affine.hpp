@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "portable/portable.hpp"
+#include "portable/team_sort.hpp"
 
 namespace sq {
 namespace loss_aware {
@@ -191,21 +192,15 @@ SQ_PORTABLE void team_sorted_fit(Team& team, const float* w, const float* s, int
     l.key_i[i] = int32_t(i);
   });
   // Bitonic sort by (value, index): a total order, so the result is the one sorted array.
-  for (int64_t size = 2; size <= p; size *= 2)
-    for (int64_t stride = size / 2; stride > 0; stride /= 2)
-      team.for_each(p / 2, [&](int64_t t) {
-        const int64_t i = 2 * stride * (t / stride) + t % stride, j = i + stride;
-        const bool ascending = (i & size) == 0;
-        const bool out_of_order = ascending ? sorted_before(l.key_v[j], l.key_i[j], l.key_v[i], l.key_i[i], n)
-                                            : sorted_before(l.key_v[i], l.key_i[i], l.key_v[j], l.key_i[j], n);
-        if (out_of_order) {
-          const float v = l.key_v[i];
-          l.key_v[i] = l.key_v[j];
-          l.key_v[j] = v;
-          const int32_t k = l.key_i[i];
-          l.key_i[i] = l.key_i[j];
-          l.key_i[j] = k;
-        }
+  team_bitonic_sort(
+      team, p, [&](int64_t i, int64_t j) { return sorted_before(l.key_v[i], l.key_i[i], l.key_v[j], l.key_i[j], n); },
+      [&](int64_t i, int64_t j) {
+        const float v = l.key_v[i];
+        l.key_v[i] = l.key_v[j];
+        l.key_v[j] = v;
+        const int32_t k = l.key_i[i];
+        l.key_i[i] = l.key_i[j];
+        l.key_i[j] = k;
       });
   // The prefix sums: three sequential chains, one item each. The range is the CPU's fold from 0: the least
   // value when negative, else +0 (and the greatest when positive, else +0).

@@ -27,6 +27,7 @@
 
 #include "portable/kmeans_exact_row.hpp"
 #include "portable/portable.hpp"
+#include "portable/team_sort.hpp"
 
 namespace sq {
 
@@ -407,17 +408,12 @@ SQ_PORTABLE void team_kmeans_fit(Team& team, const float* x, int64_t stride, con
   });
   const int total = rows - l.state->dropped;  // at least one: all-zero weights count as ones
   // Bitonic sort by (value, index): a total order, so the result is the one sorted array.
-  for (int size = 2; size <= p; size *= 2)
-    for (int stride2 = size / 2; stride2 > 0; stride2 /= 2)
-      team.for_each(p / 2, [&](int64_t t) {
-        const int64_t i = 2 * stride2 * (t / stride2) + t % stride2, j = i + stride2;
-        const bool ascending = (i & size) == 0;
-        const bool out_of_order = ascending ? key_less(l.key_v[j], l.key_r[j], l.key_v[i], l.key_r[i], rows)
-                                            : key_less(l.key_v[i], l.key_r[i], l.key_v[j], l.key_r[j], rows);
-        if (out_of_order) {
-          detail::swap_values(l.key_v[i], l.key_v[j]);
-          detail::swap_values(l.key_r[i], l.key_r[j]);
-        }
+  team_bitonic_sort(
+      team, p,
+      [&](int64_t i, int64_t j) { return key_less(l.key_v[i], l.key_r[i], l.key_v[j], l.key_r[j], rows); },
+      [&](int64_t i, int64_t j) {
+        detail::swap_values(l.key_v[i], l.key_v[j]);
+        detail::swap_values(l.key_r[i], l.key_r[j]);
       });
   // The reserved rows are the first and last `reserve` of the order; each finds its place by counting.
   team.for_each(2 * reserve, [&](int64_t t) {

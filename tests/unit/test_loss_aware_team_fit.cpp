@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "host_team.hpp"
 #include "portable/loss_aware_affine.hpp"
 #include "quant/grid_loss_aware_affine.hpp"
 #include "quant/scale_storage.hpp"
@@ -18,16 +19,7 @@
 
 namespace {
 
-struct HostTeam {
-  bool backwards = false;
-  template <typename F>
-  void for_each(int64_t n, const F& f) {
-    if (backwards)
-      for (int64_t i = n - 1; i >= 0; --i) f(i);
-    else
-      for (int64_t i = 0; i < n; ++i) f(i);
-  }
-};
+using sqtest::HostTeam;
 
 struct Fitted {
   float scale, zero;
@@ -66,7 +58,7 @@ bool expect_same_fit(const std::vector<float>& w, const std::vector<float>& s, c
   const sq::affine_search::Params cpu = sq::affine_search::fit_row(w.data(), s.empty() ? nullptr : s.data(),
                                                                    int64_t(w.size()), o);
   for (const bool backwards : {false, true}) {
-    const Fitted dev = team_fit(HostTeam{backwards}, w, s.empty() ? nullptr : s.data(), o);
+    const Fitted dev = team_fit(HostTeam{1024, backwards}, w, s.empty() ? nullptr : s.data(), o);
     EXPECT_EQ(bits_of(dev.scale), bits_of(cpu.scale))
         << what << ": scale " << dev.scale << " vs " << cpu.scale << " (n " << w.size() << ", bits " << o.bits
         << ", sym " << o.sym << ", backwards " << backwards << ")";
@@ -167,7 +159,7 @@ TEST(LossAwareTeamFit, SortsTiesByIndexAndSumsInThatOrder) {
   for (const bool backwards : {false, true}) {
     std::vector<double> scratch(size_t(sq::loss_aware::sorted_fit_bytes(n, o.shrink_steps, o.sym) / 8), std::nan(""));
     float scale, zero;
-    HostTeam team{backwards};
+    HostTeam team{1024, backwards};
     sq::loss_aware::team_sorted_fit(team, w.data(), s.data(), n, o.bits, o.sym, o.shrink_steps, o.min_factor,
                                     [](float x) { return x; }, scratch.data(), &scale, &zero);
     const sq::loss_aware::SortedScratch l = sq::loss_aware::sorted_scratch(scratch.data(), n, candidates);
@@ -193,7 +185,7 @@ TEST(LossAwareTeamFit, NonFiniteValueGivesANanScale) {
   o.scale_storage = sq::ScaleStorage::F32;
   EXPECT_TRUE(std::isnan(team_fit(HostTeam{}, w, nullptr, o).scale));
   w[100] = NAN;
-  EXPECT_TRUE(std::isnan(team_fit(HostTeam{true}, w, nullptr, o).scale));
+  EXPECT_TRUE(std::isnan(team_fit(HostTeam{1024, true}, w, nullptr, o).scale));
 }
 
 TEST(LossAwareTeamFit, ScaleOverTheFp16RangeBecomesInfinite) {

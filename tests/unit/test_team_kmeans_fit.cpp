@@ -10,24 +10,14 @@
 #include <random>
 #include <vector>
 
+#include "host_team.hpp"
 #include "portable/team_kmeans_fit.hpp"
 #include "quant/grid_column_kmeans.hpp"
 #include "quant/kmeans_1d.hpp"
 
 namespace {
 
-struct HostTeam {
-  int threads = 1024;
-  bool backwards = false;
-  int size() const { return threads; }
-  template <typename F>
-  void for_each(int64_t n, const F& f) {
-    if (backwards)
-      for (int64_t i = n - 1; i >= 0; --i) f(i);
-    else
-      for (int64_t i = 0; i < n; ++i) f(i);
-  }
-};
+using sqtest::HostTeam;
 
 struct Fit {
   std::vector<float> levels;
