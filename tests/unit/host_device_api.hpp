@@ -422,7 +422,7 @@ class HostDeviceApi final : public DeviceApi {
     const float maxq = float((1 << bits) - 1);
     const float scale = scales[g * rows + r], zero = zeros[g * rows + r];
     const float q = std::min(std::max(std::nearbyint(x / scale) + zero, 0.0f), maxq);
-    *code = int(q);
+    *code = q == q ? int(q) : 0;  // a NaN grid (a failed fit, reported after the sweep) converts to 0, as on a GPU
     return scale * (q - zero);
   }
   // One block of the GPTQ sweep in the order of round_column_rows (solver_gptq.cpp); round(g, r, x, &code)
