@@ -2,7 +2,7 @@
 // linear algebra of the Backend interface on it, and the device block forward (model/device_block.hpp) can
 // run a whole decoder block there: raw memory, copies between host and device, the dense kernels and the
 // block's element-wise kernels on device pointers. Matrices are row-major fp32 with explicit leading
-// dimensions, as in Backend. Kernels may run asynchronously; copies and synchronize() wait for them.
+// dimensions, as in Backend. Kernels may run asynchronously; upload, download and synchronize() wait for them.
 //
 // Two implementations: the CUDA one (cuda/cuda_device_api.cpp: cudaMalloc, cuBLAS, cuSOLVER) and a host
 // stand-in used by the tests (tests/unit/host_device_api.hpp), which lets every line of the offload logic
@@ -37,16 +37,25 @@ class DeviceApi {
   // bytes from device memory to device memory (asynchronous, ordered with the kernels).
   virtual void copy_on_device(void* dst, const void* src, size_t bytes) = 0;
 
-  // ---- downloads that overlap with later work (pipeline/block_passes.cpp) ----
-  // Page-locked host memory, which a download_async can fill while kernels run; nullptr when the system
-  // refuses (the caller then uses ordinary memory: the copies stay correct, they just do not overlap).
+  // ---- copies that overlap with kernels (pipeline/block_passes.cpp) ----
+  // Page-locked host memory, which the asynchronous copies below can move while kernels run; nullptr when the
+  // system refuses (the caller then uses ordinary memory: the copies stay correct, they just do not overlap).
   virtual void* allocate_pinned(size_t bytes) = 0;
   virtual void release_pinned(void* ptr) noexcept = 0;
-  // Queues a copy of `bytes` from device `src` to host `dst`, after every kernel issued so far, and returns
-  // at once; later kernels do not wait for it. Until wait_downloads() returns, `dst` must not be read and
-  // `src` must not be written or released.
+  // The asynchronous copies run in the order they were queued, each after every kernel issued before it, and
+  // return at once; kernels issued after them do not wait for them unless kernels_wait_copies() comes between.
+  // Until wait_copies() returns, a copy's host memory must not be touched (read a download's, write an upload's)
+  // and its device memory must not be released.
+  // From device `src` to host `dst`; `src` must not be written by a kernel before wait_copies() (or
+  // kernels_wait_copies()).
   virtual void download_async(void* dst, const void* src, size_t bytes) = 0;
-  virtual void wait_downloads() = 0;
+  // From host `src` to device `dst`; `dst` holds undefined values for kernels issued before the next
+  // kernels_wait_copies().
+  virtual void upload_async(void* dst, const void* src, size_t bytes) = 0;
+  // Kernels issued from now on start after every copy queued so far; the host does not wait.
+  virtual void kernels_wait_copies() = 0;
+  // The host waits for every copy queued so far.
+  virtual void wait_copies() = 0;
 
   // The Backend operations on device pointers (same contracts as in backend.hpp).
   virtual void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,

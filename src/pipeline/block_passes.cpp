@@ -1,6 +1,7 @@
 #include "pipeline/block_passes.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -20,12 +21,23 @@ uint64_t quantizer_reserve(const ModelConfig& cfg) {
   return 2 * max_in * max_in * sizeof(float) + max_weights * (sizeof(float) + 1) + (uint64_t(64) << 20);
 }
 
+namespace {
+
+// Device memory a pass allocates beside the block: its Hessian, the largest when it is the MLP input's.
+uint64_t pass_reserve(const ModelConfig& cfg) {
+  const uint64_t max_in = uint64_t(std::max({cfg.hidden_size, cfg.intermediate_size,
+                                             cfg.num_attention_heads * cfg.head_dim}));
+  return DeviceMemory::rounded(max_in * max_in * sizeof(float));
+}
+
+}  // namespace
+
 void ResidentActivations::wait_for_host_copy() {
   if (!copying_) return;
   DeviceHandle& dev = *copying_;
   copying_ = nullptr;
   std::lock_guard<std::mutex> lock(dev.mutex);
-  dev.api.wait_downloads();
+  dev.api.wait_copies();
 }
 
 void ResidentActivations::release() noexcept {
@@ -115,16 +127,17 @@ HessianAccumulator BlockPasses::hessian_of(LinearGroup group) {
       StageTimer t(total);
       const PassCheckpoint ck = plan_.plan(group, [&] { return checkpoint_memory(); });
       plan_.pass_starting(ck);
-      for (int64_t s = 0; s < acts_.samples(); ++s) {
-        if (device_->acts) {
+      const auto pass = [&](float* x) { device_->block.forward_on_device(x, seq_, &capture, group); };
+      if (device_->acts) {
+        for (int64_t s = 0; s < acts_.samples(); ++s) {
           const PassCheckpoint seq_ck = checkpoint_of(ck, s);
           device_->block.forward_on_device(device_->sequence(s, acts_.sample_floats()), seq_, &capture, group,
                                            &seq_ck);
-          continue;
         }
-        // An fp32 store is uploaded from in place (pinned memory on a device backend); the pass stops at
-        // the capture, so nothing is written back.
-        device_->block.forward(host_sequence(s, hidden), seq_, &capture, group);
+      } else if (!stream_double_buffered(false, pass)) {
+        // The pass stops at the capture, so nothing is written back.
+        for (int64_t s = 0; s < acts_.samples(); ++s)
+          device_->block.forward(host_sequence(s, hidden), seq_, &capture, group);
       }
       plan_.pass_finished(ck);
     }
@@ -239,20 +252,76 @@ void BlockPasses::advance() {
   }
   hidden.resize(size_t(acts_.sample_floats()));
   const PassCheckpoint ck = plan_.plan(std::nullopt, [] { return false; });
-  for (int64_t s = 0; s < acts_.samples(); ++s) {
-    if (device_) {  // in place in an fp32 store: the device copies straight from and into it
-      float* x = host_sequence(s, hidden);
-      device_->block.forward(x, seq_);
-      if (x == hidden.data()) acts_.put(s, x);
-      continue;
+  const auto pass = [&](float* x) { device_->block.forward_on_device(x, seq_); };
+  if (!device_ || !stream_double_buffered(true, pass)) {
+    for (int64_t s = 0; s < acts_.samples(); ++s) {
+      if (device_) {  // synchronous copies, straight from and into an fp32 store (one buffer did not fit)
+        float* x = host_sequence(s, hidden);
+        device_->block.forward(x, seq_);
+        if (x == hidden.data()) acts_.put(s, x);
+        continue;
+      }
+      const PassCheckpoint seq_ck = checkpoint_of(ck, s);
+      if (ck.load != BlockPoint::Residual) acts_.get(s, hidden.data());
+      block_forward(be_, cfg_, w_, rope_, hidden.data(), seq_, nullptr, std::nullopt, &seq_ck);
+      acts_.put(s, hidden.data());
     }
-    const PassCheckpoint seq_ck = checkpoint_of(ck, s);
-    if (ck.load != BlockPoint::Residual) acts_.get(s, hidden.data());
-    block_forward(be_, cfg_, w_, rope_, hidden.data(), seq_, nullptr, std::nullopt, &seq_ck);
-    acts_.put(s, hidden.data());
   }
   plan_.clear();
   release_checkpoints();
+}
+
+namespace {
+
+// Two device buffers of one sequence each. Released only after every copy queued into or out of them (and out
+// of or into the host store) has finished, also on the way out of a failed pass.
+struct SequenceStaging {
+  SequenceStaging(DeviceHandle& dev, uint64_t bytes) : dev(dev) {
+    for (auto& b : buffer) b = std::make_unique<DeviceBuffer>(dev.memory, bytes, "the streamed calibration sequences");
+  }
+  ~SequenceStaging() {
+    try {
+      std::lock_guard<std::mutex> lock(dev.mutex);
+      dev.api.wait_copies();
+    } catch (...) {
+      // Already failing: the copies' error is the lesser one; the memory must still be given back after them.
+    }
+  }
+  DeviceHandle& dev;
+  std::unique_ptr<DeviceBuffer> buffer[2];
+};
+
+}  // namespace
+
+bool BlockPasses::stream_double_buffered(bool write_back, const std::function<void(float*)>& pass) {
+  const int64_t n = acts_.samples();
+  const uint64_t bytes = uint64_t(acts_.sample_floats()) * sizeof(float);
+  DeviceHandle& dev = device_->handle;
+  // The store must be fp32 (the device copies straight from and into it) and the two buffers must leave room
+  // for what the pass allocates (they are released before the quantizers run).
+  if (n == 0 || !acts_.f32_sample(0) || 2 * DeviceMemory::rounded(bytes) + pass_reserve(cfg_) > dev.memory.available())
+    return false;
+  SequenceStaging staging(dev, bytes);
+  auto buffer = [&](int64_t s) { return staging.buffer[s % 2]->f32(); };
+  {
+    std::lock_guard<std::mutex> lock(dev.mutex);
+    dev.api.upload_async(buffer(0), acts_.f32_sample(0), bytes);
+  }
+  for (int64_t s = 0; s < n; ++s) {
+    {
+      std::lock_guard<std::mutex> lock(dev.mutex);
+      // Sequence s has landed. Sequence s - 1's pass is issued: its output leaves, then sequence s + 1 comes into
+      // the same buffer (the copies run in order), both while sequence s computes.
+      dev.api.kernels_wait_copies();
+      if (write_back && s > 0) dev.api.download_async(acts_.f32_sample(s - 1), buffer(s - 1), bytes);
+      if (s + 1 < n) dev.api.upload_async(buffer(s + 1), acts_.f32_sample(s + 1), bytes);
+    }
+    pass(buffer(s));
+  }
+  std::lock_guard<std::mutex> lock(dev.mutex);
+  if (write_back) dev.api.download_async(acts_.f32_sample(n - 1), buffer(n - 1), bytes);
+  dev.api.wait_copies();
+  return true;
 }
 
 float* BlockPasses::host_sequence(int64_t s, std::vector<float>& scratch) {

@@ -4,12 +4,14 @@
 // the block stays resident on the device (model/device_block.hpp) and the Hessians are accumulated there,
 // so the only traffic is the hidden states: when they fit the budget, uploaded for the first block only
 // (they stay on the device from one block to the next, ResidentActivations) and downloaded after each block
-// (the host store is what the resume checkpoint saves); otherwise streamed once per pass. Each pass also
-// leaves its sequences' state where the next pass can pick it up (the attention output, then the residual
-// after attention: PassCheckpointPlan), so a pass recomputes only what the layers quantized since have changed;
-// on the device when the hidden states are resident and the budget holds the checkpoints too, on the host when
-// they take at most a quarter of the memory the system has available. Checkpoints change no result.
+// (the host store is what the resume checkpoint saves); otherwise streamed once per pass, through two device
+// buffers so the copies overlap with the compute. Each pass also leaves its sequences' state where the next
+// pass can pick it up (the attention output, then the residual after attention: PassCheckpointPlan), so a
+// pass recomputes only what the layers quantized since have changed; on the device when the hidden states are
+// resident and the budget holds the checkpoints too, on the host when they take at most a quarter of the
+// memory the system has available. Checkpoints change no result.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -87,6 +89,12 @@ class BlockPasses {
   struct Device;
   // Sequence s of the host store as fp32: in place when the store is fp32, else converted into `scratch`.
   float* host_sequence(int64_t s, std::vector<float>& scratch);
+  // When the hidden states are not resident: runs `pass` on every sequence of an fp32 store in device memory, each
+  // uploaded into one of two device buffers while the previous one computes, and with `write_back` downloaded
+  // back in place while the next one computes. False, having done nothing, for an fp16/bf16 store or when the
+  // budget cannot hold the two buffers beside the pass's Hessian: the caller then moves each sequence
+  // synchronously.
+  bool stream_double_buffered(bool write_back, const std::function<void(float*)>& pass);
   // The checkpoints' memory, allocated on first use when allowed and affordable (see above); false without.
   bool checkpoint_memory();
   // `ck` pointed at sequence s's checkpoint memory (null when none is allocated).

@@ -5,6 +5,8 @@
 // except near-ties (at most 1% of them differ); layer objectives within 1%.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,7 +76,7 @@ TEST(CudaBackend, AsyncDownloadsIntoPinnedMemoryLandAfterTheKernelsBeforeThem) {
   api->subtract(da, db, da, n);           // queued before the copy: the copy must see its result
   api->download_async(pinned, da, bytes);
   api->subtract(db, db, db, n);           // queued after: runs beside the copy, on another buffer
-  api->wait_downloads();
+  api->wait_copies();
   api->synchronize();
   std::vector<float> zeros(static_cast<size_t>(n));
   api->download(zeros.data(), bytes, db, bytes, bytes, 1);
@@ -83,6 +85,42 @@ TEST(CudaBackend, AsyncDownloadsIntoPinnedMemoryLandAfterTheKernelsBeforeThem) {
     ASSERT_EQ(zeros[size_t(i)], 0.0f) << i;
   }
   api->release_pinned(pinned);
+  api->release(da);
+  api->release(db);
+}
+
+TEST(CudaBackend, AsyncCopiesRunInOrderAndKernelsWaitForThemWhenAsked) {
+  // The streamed passes' pattern (pipeline/block_passes.cpp): a buffer's result leaves and the next input comes
+  // into the same buffer, while a kernel works on another; a kernel issued after kernels_wait_copies sees the
+  // new input.
+  auto api = sqtest::gpu_api();
+  REQUIRE_GPU(api);
+  const int64_t n = int64_t(1) << 22;  // 16 MiB
+  const size_t bytes = size_t(n) * sizeof(float);
+  const auto a = sqtest::random_matrix(size_t(n), 5), b = sqtest::random_matrix(size_t(n), 6);
+  float *da = static_cast<float*>(api->allocate(bytes)), *db = static_cast<float*>(api->allocate(bytes));
+  auto* in = static_cast<float*>(api->allocate_pinned(bytes));
+  auto* out = static_cast<float*>(api->allocate_pinned(bytes));
+  ASSERT_TRUE(da && db && in && out);
+  std::copy(a.begin(), a.end(), in);
+  api->upload(db, bytes, b.data(), bytes, bytes, 1);
+  api->upload_async(da, in, bytes);
+  api->kernels_wait_copies();
+  api->subtract(da, db, da, n);       // a - b, after the upload
+  api->download_async(out, da, bytes);  // after the kernel
+  api->upload_async(da, in, bytes);   // after the download: da holds a again
+  api->subtract(db, db, db, n);       // beside the copies, on the other buffer
+  api->kernels_wait_copies();
+  api->subtract(da, db, da, n);       // a - 0
+  api->wait_copies();
+  std::vector<float> back(static_cast<size_t>(n));
+  api->download(back.data(), bytes, da, bytes, bytes, 1);
+  for (int64_t i = 0; i < n; i += 4099) {
+    ASSERT_EQ(out[i], a[size_t(i)] - b[size_t(i)]) << i;
+    ASSERT_EQ(back[size_t(i)], a[size_t(i)]) << i;
+  }
+  api->release_pinned(in);
+  api->release_pinned(out);
   api->release(da);
   api->release(db);
 }

@@ -56,16 +56,20 @@ struct HostDeviceStats {
   size_t reduced_scopes = 0;       // set_matmul_inputs calls other than FP32
   size_t sweeps_under_reduced = 0;  // the quantizers' own arithmetic must stay fp32
   size_t fail_above = SIZE_MAX;  // allocations larger than this fail, as a full device would
-  // download_async copies are held back until wait_downloads(), the latest moment a real device may finish
-  // them, so a reader that does not wait sees stale bytes and a writer that does not wait changes the copy.
+  // Asynchronous copies are held back until kernels_wait_copies() or wait_copies() (or until a later
+  // upload_async, which lands the copies queued before it: they run in order), the latest moment a real device
+  // may finish them. So a host reader that does not wait sees stale bytes, a host writer that does not wait
+  // changes the copy, and an upload's destination holds NaN until it lands, which poisons any kernel that
+  // reads it without kernels_wait_copies().
   struct PendingCopy {
     void* dst;
     const void* src;
     size_t bytes;
+    bool upload;
   };
   std::vector<PendingCopy> pending;
-  size_t async_downloads = 0, pinned_live = 0;
-  size_t released_while_copying = 0;  // device memory released while a pending copy still reads it
+  size_t async_downloads = 0, async_uploads = 0, kernel_waits = 0, pinned_live = 0;
+  size_t released_while_copying = 0;  // device memory released while a pending copy still uses it
   bool refuse_pinned = false;         // allocate_pinned fails, as on a system that limits locked memory
 };
 
@@ -88,8 +92,8 @@ class HostDeviceApi final : public DeviceApi {
     std::lock_guard<std::mutex> lock(s_.mu);
     const auto* begin = static_cast<const char*>(ptr);
     for (const HostDeviceStats::PendingCopy& c : s_.pending) {
-      const auto* src = static_cast<const char*>(c.src);
-      if (src >= begin && src < begin + s_.live[ptr]) ++s_.released_while_copying;
+      const auto* device = static_cast<const char*>(c.upload ? c.dst : c.src);
+      if (device >= begin && device < begin + s_.live[ptr]) ++s_.released_while_copying;
     }
     s_.live_bytes -= s_.live[ptr];
     s_.live.erase(ptr);
@@ -121,11 +125,27 @@ class HostDeviceApi final : public DeviceApi {
   }
   void download_async(void* dst, const void* src, size_t bytes) override {
     std::lock_guard<std::mutex> lock(s_.mu);
-    s_.pending.push_back({dst, src, bytes});
+    s_.pending.push_back({dst, src, bytes, false});
     ++s_.async_downloads;
   }
-  void wait_downloads() override {
+  void upload_async(void* dst, const void* src, size_t bytes) override {
     std::lock_guard<std::mutex> lock(s_.mu);
+    land_pending();
+    float* d = static_cast<float*>(dst);
+    for (size_t i = 0; i < bytes / sizeof(float); ++i) d[i] = std::nanf("");
+    s_.pending.push_back({dst, src, bytes, true});
+    ++s_.async_uploads;
+  }
+  void kernels_wait_copies() override {
+    std::lock_guard<std::mutex> lock(s_.mu);
+    ++s_.kernel_waits;
+    land_pending();
+  }
+  void wait_copies() override {
+    std::lock_guard<std::mutex> lock(s_.mu);
+    land_pending();
+  }
+  void land_pending() {  // with s_.mu held
     for (const HostDeviceStats::PendingCopy& c : s_.pending) std::memcpy(c.dst, c.src, c.bytes);
     s_.pending.clear();
   }

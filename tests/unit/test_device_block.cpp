@@ -159,14 +159,44 @@ PassesResult run_passes(sq::Backend& be) {
 TEST(DeviceBlock, PassesMatchTheHostWithActivationsResidentOrStreamed) {
   const PassesResult ref = run_passes(sq::default_cpu_backend());
   EXPECT_FALSE(ref.on_device);
-  HostDevice roomy(uint64_t(1) << 30), tight(uint64_t(32) << 20);  // 32 MiB: the block, not the quantizers' reserve
+  // 32 MiB: the block, not the quantizers' reserve. The hidden states then stream through two device buffers
+  // (each pass's sequences go up while the previous one computes; the advance's come back the same way).
+  HostDevice roomy(uint64_t(1) << 30), tight(uint64_t(32) << 20);
   for (HostDevice* dev : {&roomy, &tight}) {
     const PassesResult out = run_passes(*dev->be);
     EXPECT_TRUE(out.on_device);
     EXPECT_EQ(out.resident, dev == &roomy);
+    EXPECT_EQ(dev->stats.async_uploads, dev == &roomy ? 0u : 3u * 3u) << "3 sequences, 2 Hessian passes, 1 advance";
+    EXPECT_EQ(dev->stats.async_downloads, dev == &roomy ? 0u : 3u);
+    EXPECT_TRUE(dev->stats.pending.empty());
     ASSERT_EQ(out.values.size(), ref.values.size());
     for (size_t i = 0; i < ref.values.size(); ++i)
       EXPECT_LT(sqtest::relative_error(out.values[i], ref.values[i]), 1e-5) << "value " << i << " resident " << out.resident;
+  }
+}
+
+TEST(DeviceBlock, AStreamedPassThatFailsLeavesNoCopyBehindAndCanRunAgain) {
+  const sq::ModelConfig c = sqtest::tiny_config();
+  const auto src = sqtest::make_tiny_model(c, 31);
+  const sq::BlockWeights w = sq::load_block_weights(src, c, 0);
+  sq::ActivationStore acts(3, 16, c.hidden_size, SQ_DTYPE_F32);
+  fill_hidden_states(acts, c.hidden_size, 40);
+  sq::StageTimes times;
+  const std::vector<float> ref =
+      sq::BlockPasses(sq::default_cpu_backend(), c, w, acts, 16, times).hessian_of(sq::LinearGroup::QKV).matrix();
+  HostDevice tight(uint64_t(32) << 20);
+  {
+    sq::BlockPasses passes(*tight.be, c, w, acts, 16, times);
+    ASSERT_FALSE(passes.activations_on_device());
+    // The Hessian (32 x 32 floats) is allocated at the first sequence's capture, with the second sequence's
+    // upload queued: refusing it fails the pass there.
+    tight.stats.fail_above = 3 << 10;
+    EXPECT_THROW(passes.hessian_of(sq::LinearGroup::QKV), sq::Error);
+    EXPECT_EQ(tight.stats.async_uploads, 2u);
+    EXPECT_TRUE(tight.stats.pending.empty()) << "the queued upload was waited for";
+    EXPECT_EQ(tight.stats.released_while_copying, 0u);
+    tight.stats.fail_above = SIZE_MAX;
+    EXPECT_EQ(passes.hessian_of(sq::LinearGroup::QKV).matrix(), ref);
   }
 }
 

@@ -1,8 +1,9 @@
 // DeviceApi on one CUDA GPU. Row-major matrices are handed to column-major cuBLAS/cuSOLVER as their
 // transposes. All work is issued on one non-blocking stream and copies synchronize it, so each call's
-// results are in place when it returns (the offload backend relies on that). The one exception is
-// download_async: its copies run on a second stream, after an event recorded on the first, so they overlap
-// with the kernels issued after them.
+// results are in place when it returns (the offload backend relies on that). The exceptions are
+// download_async and upload_async: their copies run in order on a second stream, each after an event recorded
+// on the first, so they overlap with the kernels issued after them (one copy stream for both directions: the
+// streamed calibration passes move one sequence each way per sequence computed, a small part of its time).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -55,6 +56,7 @@ class CudaDeviceApi final : public DeviceApi {
       check_cusolver(cusolverDnSetStream(solver_, stream_), "cusolverDnSetStream");
       check_cuda(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking), "cudaStreamCreate (copies)");
       check_cuda(cudaEventCreateWithFlags(&issued_, cudaEventDisableTiming), "cudaEventCreate");
+      check_cuda(cudaEventCreateWithFlags(&copied_, cudaEventDisableTiming), "cudaEventCreate");
     } catch (...) {
       // A destructor does not run for a constructor that throws: give back what was created (a caller that
       // retries on a busy GPU would otherwise leak streams and library handles each time).
@@ -104,15 +106,19 @@ class CudaDeviceApi final : public DeviceApi {
     if (ptr) cudaFreeHost(ptr);
   }
   void download_async(void* dst, const void* src, size_t bytes) override {
-    select();
-    if (bytes == 0) return;
-    check_cuda(cudaEventRecord(issued_, stream_), "cudaEventRecord");
-    check_cuda(cudaStreamWaitEvent(copy_stream_, issued_, 0), "cudaStreamWaitEvent");
-    check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, copy_stream_), "download from the GPU");
+    queue_copy(dst, src, bytes, cudaMemcpyDeviceToHost, "download from the GPU");
   }
-  void wait_downloads() override {
+  void upload_async(void* dst, const void* src, size_t bytes) override {
+    queue_copy(dst, src, bytes, cudaMemcpyHostToDevice, "upload to the GPU");
+  }
+  void kernels_wait_copies() override {
     select();
-    check_cuda(cudaStreamSynchronize(copy_stream_), "download from the GPU (waiting for it)");
+    check_cuda(cudaEventRecord(copied_, copy_stream_), "cudaEventRecord (copies)");
+    check_cuda(cudaStreamWaitEvent(stream_, copied_, 0), "cudaStreamWaitEvent (copies)");
+  }
+  void wait_copies() override {
+    select();
+    check_cuda(cudaStreamSynchronize(copy_stream_), "a copy between the host and the GPU (waiting for it)");
   }
 
   void copy_on_device(void* dst, const void* src, size_t bytes) override {
@@ -349,11 +355,12 @@ class CudaDeviceApi final : public DeviceApi {
   void destroy() noexcept {
     if (copy_stream_) cudaStreamSynchronize(copy_stream_);
     if (issued_) cudaEventDestroy(issued_);
+    if (copied_) cudaEventDestroy(copied_);
     if (copy_stream_) cudaStreamDestroy(copy_stream_);
     if (solver_) cusolverDnDestroy(solver_);
     if (blas_) cublasDestroy(blas_);
     if (stream_) cudaStreamDestroy(stream_);
-    issued_ = nullptr;
+    issued_ = copied_ = nullptr;
     copy_stream_ = stream_ = nullptr;
     solver_ = nullptr;
     blas_ = nullptr;
@@ -379,6 +386,14 @@ class CudaDeviceApi final : public DeviceApi {
     }
     check_cuda(cudaStreamSynchronize(stream_), what);
   }
+  // An asynchronous copy on copy_stream_, after every kernel issued so far on stream_.
+  void queue_copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const char* what) {
+    select();
+    if (bytes == 0) return;
+    check_cuda(cudaEventRecord(issued_, stream_), "cudaEventRecord");
+    check_cuda(cudaStreamWaitEvent(copy_stream_, issued_, 0), "cudaStreamWaitEvent");
+    check_cuda(cudaMemcpyAsync(dst, src, bytes, kind, copy_stream_), what);
+  }
   int read_info(const int* dev_info, const char* what) {
     int info = 0;
     check_cuda(cudaMemcpyAsync(&info, dev_info, sizeof info, cudaMemcpyDeviceToHost, stream_), what);
@@ -389,8 +404,9 @@ class CudaDeviceApi final : public DeviceApi {
 
   int device_;
   cudaStream_t stream_ = nullptr;
-  cudaStream_t copy_stream_ = nullptr;  // download_async
-  cudaEvent_t issued_ = nullptr;        // where on stream_ the next async download starts
+  cudaStream_t copy_stream_ = nullptr;  // download_async, upload_async
+  cudaEvent_t issued_ = nullptr;        // where on stream_ the next asynchronous copy starts
+  cudaEvent_t copied_ = nullptr;        // where on copy_stream_ kernels_wait_copies() makes stream_ wait
   bool bf16_gemms_ = false;             // set_matmul_inputs(BF16)
   cublasHandle_t blas_ = nullptr;
   cusolverDnHandle_t solver_ = nullptr;
