@@ -201,20 +201,20 @@ QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t 
     ChunkedGrids grids(*grid, rows, schedule.n_groups, default_chunk_rows(rows, backend.threads()), out);
 
     // On a device backend the sweep stays on the device for the grids it fits and rounds as the CPU does
-    // (affine, LUT and Gaussian; solver_gptq_device.hpp), when the budget holds the layer. LUT grids fitted
-    // before such a sweep are fitted there too (the host sweep would need the host's grid objects).
+    // (affine, LUT and Gaussian; solver_gptq_device.hpp), when the budget holds the layer. Grids fitted before
+    // such a sweep are fitted there too, by the same kernels (the host sweep would need the host's grid objects).
     DeviceSweepGrid device_grid;
     const bool device_sweep = device_sweep_grid(plan, opts, imp_work, &device_grid) &&
                               gptq_sweep_fits_device(backend, device_grid, rows, cols, schedule, opts.block_size);
-    const bool lut_fit_on_device =
-        device_sweep && device_grid.lut() && !schedule.fit_during_sweep &&
-        lut_fits_before_sweep_on_device(backend, opts.bits, rows, cols, schedule.group_size, imp_orig != nullptr);
+    const bool fit_on_device =
+        device_sweep && !schedule.fit_during_sweep &&
+        fits_before_sweep_on_device(backend, device_grid, rows, cols, schedule.group_size, imp_orig);
 
     // Grids fitted up front see the original column order. Per-channel grids are fitted on W as given
     // (before dead inputs are zeroed), static groups after: both as in the published GPTQ code.
     if (!schedule.fit_during_sweep && schedule.group_size < 0) {
-      if (lut_fit_on_device)
-        fit_lut_groups_on_device(*backend.device(), w, rows, cols, -1, imp_orig, opts.bits, out.lut);
+      if (fit_on_device)
+        fit_groups_before_sweep_on_device(*backend.device(), w, rows, cols, -1, device_grid, imp_orig, out);
       else
         backend.parallel_for(grids.n_chunks(), [&](int64_t b, int64_t e) {
           for (int64_t c = b; c < e; ++c) grids.fit(c, 0, w + grids.chunk_begin(c) * cols, cols, cols, imp_orig);
@@ -222,9 +222,9 @@ QuantizedLayer quantize_layer_planned(Backend& backend, const float* w, int64_t 
     }
     if (plan.solver == SolverKind::Gptq) zero_dead_columns(work, rows, cols, dead);
     if (!schedule.fit_during_sweep && schedule.group_size > 0) {
-      if (lut_fit_on_device)
-        fit_lut_groups_on_device(*backend.device(), work.data(), rows, cols, schedule.group_size, imp_orig, opts.bits,
-                                 out.lut);
+      if (fit_on_device)
+        fit_groups_before_sweep_on_device(*backend.device(), work.data(), rows, cols, schedule.group_size,
+                                          device_grid, imp_orig, out);
       else
         backend.parallel_for(grids.n_chunks(), [&](int64_t b, int64_t e) {
           for (int64_t c = b; c < e; ++c)

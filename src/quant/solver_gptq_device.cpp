@@ -51,14 +51,18 @@ int64_t lut_fit_scratch_per_row(int64_t width, int levels) {
                   exact_kmeans_scratch_bytes(int(std::min<int64_t>(width, kMaxExactKMeansWidth)), levels));
 }
 
-// Scratch per row of the group fits during the sweep: LUT fits, and loss-aware fits in the sorted regime
-// (a narrower last group needs less, or none in the direct regime).
-int64_t fit_scratch_per_row(const DeviceSweepGrid& grid, const GroupSchedule& schedule) {
-  if (!schedule.fit_during_sweep) return 0;
-  if (grid.lut()) return lut_fit_scratch_per_row(schedule.group_size, 1 << grid.bits);
-  if (grid.fit == DeviceGroupFit::LossAware && loss_aware::sorted_regime(schedule.group_size, grid.bits))
-    return loss_aware::sorted_fit_bytes(schedule.group_size, grid.loss_aware.shrink_steps, grid.sym);
+// Scratch per row of the fits of groups `width` wide: LUT fits, and loss-aware fits in the sorted regime (a
+// narrower last group needs less, or none in the direct regime).
+int64_t fit_scratch_per_row(const DeviceSweepGrid& grid, int64_t width) {
+  if (grid.lut()) return lut_fit_scratch_per_row(width, 1 << grid.bits);
+  if (grid.fit == DeviceGroupFit::LossAware && loss_aware::sorted_regime(width, grid.bits))
+    return loss_aware::sorted_fit_bytes(width, grid.loss_aware.shrink_steps, grid.sym);
   return 0;
+}
+
+// ... of the groups fitted during the sweep.
+int64_t fit_scratch_per_row(const DeviceSweepGrid& grid, const GroupSchedule& schedule) {
+  return schedule.fit_during_sweep ? fit_scratch_per_row(grid, schedule.group_size) : 0;
 }
 
 // Everything but the group fits' scratch.
@@ -100,6 +104,79 @@ void check_lut(const std::vector<float>& lut, int64_t rows, int levels) {
       throw_error(SQ_ERR_NUMERIC, "LUT k-means fit of row ", row % rows, ", group ", row / rows,
                   ": the row holds a non-finite weight (expected finite values)");
     }
+}
+
+// A layer's grid parameters in device memory, laid out as in QuantizedLayer: affine, scales then zeros, each
+// [n_groups, rows]; Gaussian, scales [n_groups, rows]; LUT, levels [n_groups, rows, 2^bits].
+struct DeviceGridParams {
+  DeviceGridParams(DeviceMemory& mem, const DeviceSweepGrid& grid, int64_t rows, int64_t n_groups)
+      : rows(rows), n_groups(n_groups), per_row(param_floats_per_row(grid)),
+        buffer(mem, size_t(n_groups * rows * per_row) * kF, "the grid parameters") {}
+  float* scales() const { return buffer.f32(); }  // or the levels
+  float* zeros() const { return buffer.f32() + n_groups * rows; }
+  size_t group_bytes() const { return size_t(n_groups * rows) * kF; }  // of the scales (or zeros)
+
+  int64_t rows, n_groups, per_row;
+  DeviceBuffer buffer;
+};
+
+// The fit of group g, columns [c0, c0 + width) of the device matrix w (leading dimension ld), as the CPU grid
+// fits it. importance: the device column importance (null for ones or for a min-max grid).
+void fit_group(DeviceApi& d, const DeviceSweepGrid& grid, const float* w, int64_t ld, int64_t g, int64_t c0,
+               int64_t width, const float* importance, const DeviceGridParams& p, void* scratch, int64_t ws_rows) {
+  const bool f16 = grid.storage == ScaleStorage::F16;
+  const int64_t rows = p.rows;
+  const float* imp = importance ? importance + c0 : nullptr;
+  switch (grid.fit) {
+    case DeviceGroupFit::LutKMeans:
+      d.lut_kmeans_fit(w + c0, ld, rows, width, imp, int(p.per_row), p.scales() + g * rows * p.per_row, scratch,
+                       ws_rows);
+      return;
+    case DeviceGroupFit::GaussianRms: d.rms_scale_fit(w + c0, ld, rows, width, f16, p.scales() + g * rows); return;
+    case DeviceGroupFit::LossAware:
+      d.loss_aware_affine_fit(w + c0, ld, rows, width, imp, grid.bits, grid.sym, grid.loss_aware.shrink_steps,
+                              grid.loss_aware.min_factor, f16, p.scales() + g * rows, p.zeros() + g * rows, scratch,
+                              ws_rows);
+      return;
+    case DeviceGroupFit::MinMax:
+      d.minmax_affine_fit(w + c0, ld, rows, width, grid.bits, grid.sym, f16, p.scales() + g * rows,
+                          p.zeros() + g * rows);
+      return;
+  }
+}
+
+// Host parameters to the device (groups fitted before the sweep) and back (groups fitted on the device, checked
+// as the CPU grids check them).
+void upload_params(DeviceApi& d, const DeviceSweepGrid& grid, const QuantizedLayer& params, const DeviceGridParams& p) {
+  const size_t b = p.group_bytes();
+  if (grid.lut()) {
+    d.upload(p.scales(), b * size_t(p.per_row), params.lut.data(), b * size_t(p.per_row), b * size_t(p.per_row), 1);
+    return;
+  }
+  d.upload(p.scales(), b, params.scales.data(), b, b, 1);
+  if (p.per_row == 2) d.upload(p.zeros(), b, params.zeros.data(), b, b, 1);
+}
+
+void download_params(DeviceApi& d, const DeviceSweepGrid& grid, const DeviceGridParams& p, QuantizedLayer& params) {
+  const size_t b = p.group_bytes();
+  if (grid.lut()) {
+    d.download(params.lut.data(), b * size_t(p.per_row), p.scales(), b * size_t(p.per_row), b * size_t(p.per_row), 1);
+    check_lut(params.lut, p.rows, int(p.per_row));
+    return;
+  }
+  d.download(params.scales.data(), b, p.scales(), b, b, 1);
+  if (p.per_row == 2) d.download(params.zeros.data(), b, p.zeros(), b, b, 1);
+  check_scales(params.scales, p.rows, grid.storage == ScaleStorage::F16);
+}
+
+void check_param_sizes(const DeviceSweepGrid& grid, const QuantizedLayer& params, int64_t rows, int64_t n_groups) {
+  const size_t n = size_t(n_groups * rows);
+  const bool ok = grid.lut() ? params.lut.size() == n * size_t(int64_t(1) << grid.bits)
+                             : params.scales.size() == n &&
+                                   (grid.fit == DeviceGroupFit::GaussianRms || params.zeros.size() == n);
+  if (!ok)
+    throw_error(SQ_ERR_INTERNAL, "device grid fit: the layer's parameters are not sized for ", n_groups,
+                " groups of ", rows, " rows");
 }
 
 }  // namespace
@@ -150,13 +227,12 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
   DeviceApi& d = dev.api;
   DeviceMemory& mem = dev.memory;
   const int64_t n_groups = schedule.n_groups, levels = param_floats_per_row(grid);
-  const size_t row_bytes = size_t(cols) * kF, grid_bytes = size_t(n_groups * rows) * kF;
+  const size_t row_bytes = size_t(cols) * kF;
   DeviceBuffer dw(mem, size_t(rows) * row_bytes, "the layer's weights (GPTQ sweep)");
   DeviceBuffer du(mem, size_t(cols) * row_bytes, "the inverse-Hessian factor U (GPTQ sweep)");
   DeviceBuffer dcodes(mem, size_t(rows * cols), "the layer's codes (GPTQ sweep)");
   DeviceBuffer derr(mem, size_t(rows * block_size) * kF, "the GPTQ block error");
-  // Affine: scales then zeros, each [n_groups, rows]; LUT: [n_groups, rows, levels].
-  DeviceBuffer dparams(mem, grid_bytes * size_t(levels), "the grid parameters (GPTQ sweep)");
+  const DeviceGridParams dparams(mem, grid, rows, n_groups);
   DeviceBuffer dgroup(mem, size_t(cols) * sizeof(int32_t), "the column-to-group map");
   const bool weighted_fit = grid.fit != DeviceGroupFit::MinMax && grid.importance != nullptr;
   DeviceBuffer dimp(mem, weighted_fit ? row_bytes : 0, "the column importance");
@@ -179,109 +255,79 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
   d.upload(du.get(), row_bytes, u, row_bytes, row_bytes, size_t(cols));
   d.upload(dgroup.get(), size_t(cols) * sizeof(int32_t), schedule.group_of.data(), size_t(cols) * sizeof(int32_t),
            size_t(cols) * sizeof(int32_t), 1);
-  float* dscales = dparams.f32();
-  float* dzeros = dparams.f32() + n_groups * rows;
   const bool fit_here = schedule.fit_during_sweep;
-  if (!fit_here && grid.lut()) {
-    d.upload(dparams.get(), grid_bytes * size_t(levels), params.lut.data(), grid_bytes * size_t(levels),
-             grid_bytes * size_t(levels), 1);
-  } else if (!fit_here) {
-    d.upload(dscales, grid_bytes, params.scales.data(), grid_bytes, grid_bytes, 1);
-    if (!gaussian) d.upload(dzeros, grid_bytes, params.zeros.data(), grid_bytes, grid_bytes, 1);
-  }
+  check_param_sizes(grid, params, rows, n_groups);
+  if (!fit_here) upload_params(d, grid, params, dparams);
   const float* dimportance = weighted_fit ? dimp.f32() : nullptr;
   float* dwf = dw.f32();
   const int32_t* group_of = static_cast<const int32_t*>(dgroup.get());
   uint8_t* dcode = static_cast<uint8_t*>(dcodes.get());
   for (int64_t i1 = 0; i1 < cols; i1 += block_size) {
     const int64_t i2 = std::min(cols, i1 + block_size);
-    if (fit_here) {  // the groups that start in this block, on the weights as updated so far (gptq_sweep)
+    if (fit_here)  // the groups that start in this block, on the weights as updated so far (gptq_sweep)
       for (int64_t g = (i1 + schedule.group_size - 1) / schedule.group_size;
-           g < n_groups && schedule.first_column(g) < i2; ++g) {
-        const int64_t c0 = schedule.first_column(g), width = schedule.width(g, cols);
-        const bool f16 = grid.storage == ScaleStorage::F16;
-        const float* imp = dimportance ? dimportance + c0 : nullptr;
-        if (grid.fit == DeviceGroupFit::LutKMeans)
-          d.lut_kmeans_fit(dwf + c0, cols, rows, width, imp, int(levels), dparams.f32() + g * rows * levels,
-                           dscratch.get(), ws_rows);
-        else if (gaussian)
-          d.rms_scale_fit(dwf + c0, cols, rows, width, f16, dscales + g * rows);
-        else if (grid.fit == DeviceGroupFit::LossAware)
-          d.loss_aware_affine_fit(dwf + c0, cols, rows, width, imp, grid.bits, grid.sym,
-                                  grid.loss_aware.shrink_steps, grid.loss_aware.min_factor, f16,
-                                  dscales + g * rows, dzeros + g * rows, dscratch.get(), ws_rows);
-        else
-          d.minmax_affine_fit(dwf + c0, cols, rows, width, grid.bits, grid.sym, f16, dscales + g * rows,
-                              dzeros + g * rows);
-      }
-    }
+           g < n_groups && schedule.first_column(g) < i2; ++g)
+        fit_group(d, grid, dwf, cols, g, schedule.first_column(g), schedule.width(g, cols), dimportance, dparams,
+                  dscratch.get(), ws_rows);
     if (grid.lut())
-      d.gptq_lut_block(dwf, rows, cols, du.f32(), i1, i2, dparams.f32(), group_of, int(levels), dcode, derr.f32(),
-                       block_size);
+      d.gptq_lut_block(dwf, rows, cols, du.f32(), i1, i2, dparams.scales(), group_of, int(levels), dcode,
+                       derr.f32(), block_size);
     else if (gaussian)
-      d.gptq_gaussian_block(dwf, rows, cols, du.f32(), i1, i2, dscales, group_of, dpoints.f32(), dmid.f32(), n_points,
-                            dcode, derr.f32(), block_size);
+      d.gptq_gaussian_block(dwf, rows, cols, du.f32(), i1, i2, dparams.scales(), group_of, dpoints.f32(),
+                            dmid.f32(), n_points, dcode, derr.f32(), block_size);
     else
-      d.gptq_affine_block(dwf, rows, cols, du.f32(), i1, i2, dscales, dzeros, group_of, grid.bits, dcode, derr.f32(),
-                          block_size);
+      d.gptq_affine_block(dwf, rows, cols, du.f32(), i1, i2, dparams.scales(), dparams.zeros(), group_of, grid.bits,
+                          dcode, derr.f32(), block_size);
     if (i2 < cols)  // lazy batch update: W[:, i2:] -= Err U[i1:i2, i2:]
       d.gemm(false, false, rows, cols - i2, i2 - i1, -1.0f, derr.f32(), block_size, du.f32() + i1 * cols + i2, cols,
              1.0f, dwf + i2, cols);
   }
   d.download(w, row_bytes, dw.get(), row_bytes, row_bytes, size_t(rows));
   d.download(codes, size_t(cols), dcodes.get(), size_t(cols), size_t(cols), size_t(rows));
-  if (!fit_here) return;
-  if (grid.lut()) {
-    d.download(params.lut.data(), grid_bytes * size_t(levels), dparams.get(), grid_bytes * size_t(levels),
-               grid_bytes * size_t(levels), 1);
-    check_lut(params.lut, rows, int(levels));
-    return;
-  }
-  d.download(params.scales.data(), grid_bytes, dscales, grid_bytes, grid_bytes, 1);
-  if (!gaussian) d.download(params.zeros.data(), grid_bytes, dzeros, grid_bytes, grid_bytes, 1);
-  check_scales(params.scales, rows, grid.storage == ScaleStorage::F16);
+  if (fit_here) download_params(d, grid, dparams, params);
 }
 
-bool lut_fits_before_sweep_on_device(Backend& be, int bits, int64_t rows, int64_t cols, int64_t group_size,
-                                     bool weighted) {
+bool fits_before_sweep_on_device(Backend& be, const DeviceSweepGrid& grid, int64_t rows, int64_t cols,
+                                 int64_t group_size, const float* importance) {
   DeviceHandle* dev = be.device();
   if (dev == nullptr || rows < 1 || cols < 1) return false;
   const int64_t width = group_size < 0 ? cols : std::min(group_size, cols);
-  const int64_t n_groups = (cols + width - 1) / width, levels = int64_t(1) << bits;
+  const int64_t n_groups = (cols + width - 1) / width, last = cols - (n_groups - 1) * width;
+  if (!device_fits_groups(grid, width) || !device_fits_groups(grid, last)) return false;
   const auto r = [](uint64_t b) { return DeviceMemory::rounded(b); };
-  const uint64_t scratch = uint64_t(lut_fit_scratch_per_row(width, int(levels)));
+  const bool weighted = importance != nullptr && grid.fit != DeviceGroupFit::MinMax;
   const uint64_t bytes = r(uint64_t(rows) * cols * kF) + (weighted ? r(uint64_t(cols) * kF) : 0) +
-                         r(uint64_t(n_groups) * rows * levels * kF) + r(scratch);
+                         r(uint64_t(n_groups * rows * param_floats_per_row(grid)) * kF) +
+                         r(uint64_t(fit_scratch_per_row(grid, width)));
   return bytes <= dev->memory.available();
 }
 
-void fit_lut_groups_on_device(DeviceHandle& dev, const float* w, int64_t rows, int64_t cols, int64_t group_size,
-                              const float* importance, int bits, std::vector<float>& lut) {
+void fit_groups_before_sweep_on_device(DeviceHandle& dev, const float* w, int64_t rows, int64_t cols,
+                                       int64_t group_size, const DeviceSweepGrid& grid, const float* importance,
+                                       QuantizedLayer& params) {
   const int64_t width = group_size < 0 ? cols : std::min(group_size, cols);
-  const int64_t n_groups = (cols + width - 1) / width;
-  const int levels = 1 << bits;
-  const size_t row_bytes = size_t(cols) * kF, lut_bytes = size_t(n_groups * rows * levels) * kF;
-  if (lut.size() * kF != lut_bytes)
-    throw_error(SQ_ERR_INTERNAL, "device LUT fit: ", lut.size(), " levels given for ", n_groups, " groups of ", rows,
-                " rows at ", bits, " bits");
+  const int64_t n_groups = (cols + width - 1) / width, last = cols - (n_groups - 1) * width;
+  if (!device_fits_groups(grid, width) || !device_fits_groups(grid, last))
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "device grid fit: groups of ", width,
+                " columns cannot be fitted on the device with this grid");
+  check_param_sizes(grid, params, rows, n_groups);
+  const bool weighted = importance != nullptr && grid.fit != DeviceGroupFit::MinMax;
+  const size_t row_bytes = size_t(cols) * kF;
   std::lock_guard<std::mutex> lock(dev.mutex);
   DeviceApi& d = dev.api;
   DeviceMemory& mem = dev.memory;
-  DeviceBuffer dw(mem, size_t(rows) * row_bytes, "the layer's weights (LUT fit)");
-  DeviceBuffer dimp(mem, importance ? row_bytes : 0, "the column importance");
-  DeviceBuffer dlut(mem, lut_bytes, "the LUT grids");
-  const int64_t per_row = lut_fit_scratch_per_row(width, levels);
+  DeviceBuffer dw(mem, size_t(rows) * row_bytes, "the layer's weights (grid fit)");
+  DeviceBuffer dimp(mem, weighted ? row_bytes : 0, "the column importance");
+  const DeviceGridParams dparams(mem, grid, rows, n_groups);
+  const int64_t per_row = fit_scratch_per_row(grid, width);
   const int64_t ws_rows = fit_workspace_rows(mem.available(), per_row, rows);
-  DeviceBuffer dscratch(mem, size_t(ws_rows * per_row), "the LUT k-means scratch");
+  DeviceBuffer dscratch(mem, size_t(ws_rows * per_row), "the group fits' scratch");
   d.upload(dw.get(), row_bytes, w, row_bytes, row_bytes, size_t(rows));
-  if (importance) d.upload(dimp.get(), row_bytes, importance, row_bytes, row_bytes, 1);
-  for (int64_t g = 0; g < n_groups; ++g) {
-    const int64_t c0 = g * width;
-    d.lut_kmeans_fit(dw.f32() + c0, cols, rows, std::min(width, cols - c0), importance ? dimp.f32() + c0 : nullptr,
-                     levels, dlut.f32() + g * rows * levels, dscratch.get(), ws_rows);
-  }
-  d.download(lut.data(), lut_bytes, dlut.get(), lut_bytes, lut_bytes, 1);
-  check_lut(lut, rows, levels);
+  if (weighted) d.upload(dimp.get(), row_bytes, importance, row_bytes, row_bytes, 1);
+  for (int64_t g = 0; g < n_groups; ++g)
+    fit_group(d, grid, dw.f32(), cols, g, g * width, std::min(width, cols - g * width), weighted ? dimp.f32() : nullptr,
+              dparams, dscratch.get(), ws_rows);
+  download_params(d, grid, dparams, params);
 }
 
 }  // namespace sq

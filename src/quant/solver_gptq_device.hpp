@@ -17,12 +17,11 @@
 
 namespace sq {
 
-// The grid, and how the device fits the groups the schedule fits during the sweep (groups fitted before the
-// sweep arrive in the layer's parameters whatever this says).
+// The grid, and how the device fits its groups.
 enum class DeviceGroupFit {
   MinMax,     // affine, grid_minmax_affine.hpp
-  LossAware,  // affine, grid_loss_aware_affine.hpp (direct-sum regime only)
-  LutKMeans,  // lookup table, grid_lut_kmeans.hpp (rows where the CPU k-means is exact)
+  LossAware,  // affine, grid_loss_aware_affine.hpp (its sorted regime; its direct-sum regime up to 256 columns)
+  LutKMeans,  // lookup table, grid_lut_kmeans.hpp
   GaussianRms,  // HIGGS scalar Gaussian grid, per-row RMS scale (HiggsScalarGrid, grid_gaussian.hpp)
 };
 
@@ -56,15 +55,18 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
                           const GroupSchedule& schedule, const DeviceSweepGrid& grid, QuantizedLayer& params,
                           uint8_t* codes, int64_t block_size);
 
-// LUT grids of the groups fitted before the sweep (per channel, group_size -1: one group of all columns; static
-// groups of group_size), fitted on the device: whether `be` has one with room for the rows x cols weights, the
-// importance, the levels and one row's k-means scratch; then the fit itself, which gives the host fit's levels
-// (ChunkedGrids over the LUT grid, the same weights and importance) bit for bit, into
-// lut [(g * rows + r) * 2^bits + code]. w: rows x cols; importance: cols values, nullable (unweighted).
-// Throws SQ_ERR_NUMERIC when a row holds a non-finite weight.
-bool lut_fits_before_sweep_on_device(Backend& be, int bits, int64_t rows, int64_t cols, int64_t group_size,
-                                     bool weighted);
-void fit_lut_groups_on_device(DeviceHandle& dev, const float* w, int64_t rows, int64_t cols, int64_t group_size,
-                              const float* importance, int bits, std::vector<float>& lut);
+// The grids of the groups fitted before the sweep (per channel, group_size -1: one group of all columns; static
+// groups of group_size), fitted on the device by the kernels the sweep fits its groups with: whether `be` has
+// a device that fits groups of that width as the CPU does, with room for the rows x cols weights, the
+// importance, the parameters and one row's fit scratch; then the fit itself, which gives the host fit's
+// parameters (ChunkedGrids over the same grid, weights and importance) bit for bit, into params' scales/zeros
+// (affine), scales (Gaussian) or lut (LUT), sized as ChunkedGrids sizes them. w: rows x cols; importance: cols
+// host values, nullable (unweighted; a min-max grid ignores it). Throws SQ_ERR_NUMERIC when a row holds a
+// non-finite weight or, with fp16 storage, a scale exceeds its range.
+bool fits_before_sweep_on_device(Backend& be, const DeviceSweepGrid& grid, int64_t rows, int64_t cols,
+                                 int64_t group_size, const float* importance);
+void fit_groups_before_sweep_on_device(DeviceHandle& dev, const float* w, int64_t rows, int64_t cols,
+                                       int64_t group_size, const DeviceSweepGrid& grid, const float* importance,
+                                       QuantizedLayer& params);
 
 }  // namespace sq

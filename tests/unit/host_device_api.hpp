@@ -38,6 +38,7 @@ struct HostDeviceStats {
   std::map<void*, size_t> live;
   size_t live_bytes = 0, peak_bytes = 0, uploads = 0, uploaded_bytes = 0;
   size_t sweep_blocks = 0;     // gptq_*_block calls: whether a GPTQ sweep ran on the "device"
+  size_t minmax_fits = 0;      // minmax_affine_fit calls
   size_t loss_aware_fits = 0;  // loss_aware_affine_fit calls
   size_t loss_aware_sorted_fits = 0;  // ... in the sorted regime (the portable team program)
   size_t loss_aware_sorted_launches = 0;  // ... and the workspace-sized batches of rows they ran in
@@ -237,6 +238,10 @@ class HostDeviceApi final : public DeviceApi {
 
   void minmax_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, int bits, bool sym,
                          bool f16_scales, float* scales, float* zeros) override {
+    {
+      std::lock_guard<std::mutex> lock(s_.mu);
+      ++s_.minmax_fits;
+    }
     const MinMaxAffineGrid grid(bits, sym, f16_scales ? ScaleStorage::F16 : ScaleStorage::F32);
     const auto fitted = grid.fit(w, ld, rows, width, nullptr);
     const auto& g = dynamic_cast<const AffineGroupGrid&>(*fitted);

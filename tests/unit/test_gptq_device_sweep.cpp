@@ -46,7 +46,7 @@ sq::QuantizeOptions options(const std::string& method, int bits, int64_t group) 
 // What the stand-in device ran for one layer.
 struct DeviceRun {
   size_t blocks = 0, loss_aware_fits = 0, lut_fits = 0, lut_launches = 0, gaussian_fits = 0, rotations = 0;
-  size_t loss_aware_sorted_fits = 0, loss_aware_sorted_launches = 0;
+  size_t loss_aware_sorted_fits = 0, loss_aware_sorted_launches = 0, minmax_fits = 0;
 };
 
 // Quantizes on the CPU and on the stand-in device, expects the same layer, and says what ran on the device.
@@ -65,7 +65,7 @@ DeviceRun same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1
   EXPECT_EQ(dev.stats.live_bytes, 0u);
   return DeviceRun{dev.stats.sweep_blocks,  dev.stats.loss_aware_fits, dev.stats.lut_fits,
                    dev.stats.lut_launches,  dev.stats.gaussian_fits,   dev.stats.hadamard_rotations,
-                   dev.stats.loss_aware_sorted_fits, dev.stats.loss_aware_sorted_launches};
+                   dev.stats.loss_aware_sorted_fits, dev.stats.loss_aware_sorted_launches, dev.stats.minmax_fits};
 }
 
 size_t expect_same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1) << 30) {
@@ -88,14 +88,37 @@ TEST(GptqDeviceSweep, MinMaxGroupsFittedOnTheDevice) {
   EXPECT_EQ(expect_same_as_cpu(act), 3u);
 }
 
-TEST(GptqDeviceSweep, GroupsFittedBeforeTheSweepAreUploaded) {
-  EXPECT_EQ(expect_same_as_cpu(options("gptq", 4, -1)), 3u);  // per channel
+TEST(GptqDeviceSweep, AffineGroupsFittedBeforeTheSweepAreFittedOnTheDeviceToo) {
+  DeviceRun run = same_as_cpu(options("gptq", 4, -1));  // per channel: one fit of all 320 columns
+  EXPECT_EQ(run.blocks, 3u);
+  EXPECT_EQ(run.minmax_fits, 1u);
   auto st = options("gptq", 4, 128);
-  st.act_order = st.static_groups = true;
-  EXPECT_EQ(expect_same_as_cpu(st), 3u);
-  auto lean = options("leanquant-affine", 4, 128);  // loss-aware grids, fitted up front with static groups
+  st.act_order = st.static_groups = true;  // three groups on the original column order, before the permutation
+  run = same_as_cpu(st);
+  EXPECT_EQ(run.blocks, 3u);
+  EXPECT_EQ(run.minmax_fits, 3u);
+  // Per channel the fit sees W before its dead columns are zeroed, static groups after (as on the CPU).
+  EXPECT_EQ(same_as_cpu(options("gptq", 3, -1), uint64_t(1) << 30, 320, true).minmax_fits, 1u);
+  EXPECT_EQ(same_as_cpu(st, uint64_t(1) << 30, 320, true).minmax_fits, 3u);
+  auto lean = options("leanquant-affine", 4, 128);  // loss-aware grids, with static groups
   lean.static_groups = true;
-  EXPECT_EQ(expect_same_as_cpu(lean), 3u);
+  run = same_as_cpu(lean);
+  EXPECT_EQ(run.loss_aware_fits, 3u);
+  EXPECT_EQ(run.loss_aware_sorted_fits, 0u);
+  lean.act_order = true;
+  EXPECT_EQ(same_as_cpu(lean, uint64_t(1) << 30, 320, true).loss_aware_fits, 3u);
+  // Per channel at 2 bits, 320 >= 32 << 2: the sorted regime's team program, with and without importance.
+  run = same_as_cpu(options("leanquant-affine", 2, -1), uint64_t(1) << 30, 320, true);
+  EXPECT_EQ(run.loss_aware_sorted_fits, 1u);
+  auto plain = options("leanquant-affine", 3, -1);
+  plain.importance = "none";
+  plain.sym = true;
+  EXPECT_EQ(same_as_cpu(plain, uint64_t(1) << 30, 700).loss_aware_sorted_fits, 1u);
+  // 4-bit rows of 320 are in the CPU's direct-sum regime, wider than the warp kernel's: fitted on the host,
+  // uploaded, swept on the device.
+  run = same_as_cpu(options("leanquant-affine", 4, -1));
+  EXPECT_EQ(run.blocks, 3u);
+  EXPECT_EQ(run.loss_aware_fits, 0u);
 }
 
 TEST(GptqDeviceSweep, LossAwareGroupsFittedOnTheDevice) {
@@ -237,6 +260,14 @@ TEST(GptqDeviceSweep, ScaleOverTheFp16RangeIsAnError) {
         sq::quantize_layer(*dev.be, l.w.data(), l.rows, l.cols, l.h.data(), options("gptq", 4, 128), sq::null_logger());
       },
       SQ_ERR_NUMERIC, {"fp16 maximum 65504", "fp32"});
+  const size_t fits = dev.stats.minmax_fits;
+  sqtest::expect_error(  // per channel: fitted before the sweep, on the device too
+      [&] {
+        sq::quantize_layer(*dev.be, l.w.data(), l.rows, l.cols, l.h.data(), options("gptq", 4, -1), sq::null_logger());
+      },
+      SQ_ERR_NUMERIC, {"fp16 maximum 65504", "fp32"});
+  EXPECT_EQ(dev.stats.minmax_fits, fits + 1);
+  EXPECT_EQ(dev.stats.live_bytes, 0u);
 }
 
 TEST(GptqDeviceSweep, NonFiniteWeightInALutGroupIsAnError) {
