@@ -11,7 +11,8 @@
 #     gptq8b      streamquant GPTQ 4-bit g128 on synthetic Llama-3-8B shapes, 128 x 2048 tokens, 24 GiB budget
 #     leanquant8b the same with LeanQuant (LUT) and LeanQuant-affine
 #     block70b    one block of Llama-3-70B shapes under a 32 GiB budget (x 80 = the projected 70B time)
-#     reference   IST-DASLab/gptq on the same 8B model and tokens (REF=checkout, BLOCKS=8 by default)
+#     reference   IST-DASLab/gptq on the same 8B model and tokens (REF=checkout, BLOCKS=8 by default; PRESET=small
+#                 DEVICE=cpu NSAMPLES=4 SEQLEN=64 checks its plumbing on any machine)
 #     smoke       the quantize step's plumbing on the small preset (e.g. DEVICE=cpu NSAMPLES=4 SEQLEN=64 on any machine)
 # Env: SQ (sq-runtime/bin/streamquant), DATA (/tmp/sq-gpu: synthetic models and tokens), MATMUL (fp32),
 #      DEVICE (cuda:0), NSAMPLES (128), SEQLEN (2048).
@@ -105,10 +106,12 @@ PY
     smoke) quantize smoke small 1G --method gptq --bits 4 --group-size 128 ;;
     block70b) quantize gptq70b_block llama3-70b-block 32G --method gptq --bits 4 --group-size 128 ;;
     reference)
-      tokens
-      model llama3-8b
+      preset=${PRESET:-llama3-8b}
+      if [ "$preset" = small ]; then tokens 1024; else tokens; fi
+      model "$preset"
       python3 bench/cuda/reference_gptq.py --src "${REF:?set REF to a checkout of IST-DASLab/gptq}" \
-        --model "$DATA/llama3-8b" --calib "$CALIB" --nsamples "$NSAMPLES" --seqlen "$SEQLEN" --blocks "${BLOCKS:-8}" 2>&1 | tee "$OUT/reference.log" | tail -3
+        --model "$DATA/$preset" --calib "$CALIB" --nsamples "$NSAMPLES" --seqlen "$SEQLEN" --blocks "${BLOCKS:-8}" \
+        --device "$DEVICE" 2>&1 | tee "$OUT/reference.log" | tail -3
       tail -1 "$OUT/reference.log" >> "$OUT/results.jsonl" ;;
     *) echo "unknown step '$step' (info, tests, ceilings, gptq8b, leanquant8b, block70b, reference, smoke)" >&2; exit 2 ;;
   esac

@@ -12,7 +12,9 @@ is given (the first nsamples x seqlen ids, consecutive windows). The reference r
 project: check it out anywhere and pass --src. Prints one JSON line: wall seconds per stage (load = moving
 blocks to the GPU; forward = the calibration passes without the Hessian updates; hessian = GPTQ.add_batch,
 synchronized around each call as streamquant's own timing is; quantize = fasterquant), the total, and
-torch.cuda.max_memory_allocated. Needs torch, transformers and numpy.
+torch.cuda.max_memory_allocated. Needs torch, transformers and numpy. --device cpu runs the same steps on the
+host (torch.cuda.synchronize, which the reference calls unconditionally, becomes a no-op), to check the plumbing
+on a machine without a GPU; its timings mean nothing.
 """
 import argparse
 import json
@@ -49,14 +51,18 @@ def main():
     p.add_argument("--group-size", type=int, default=128)
     p.add_argument("--damp", type=float, default=0.01)
     p.add_argument("--blocks", type=int, default=0, help="quantize only the first N blocks (0 = all)")
+    p.add_argument("--device", default="cuda:0", help="cuda:N, or cpu for a plumbing check")
     args = p.parse_args()
+    dev = torch.device(args.device)
+    on_gpu = dev.type == "cuda"
+    if not on_gpu:
+        torch.cuda.synchronize = lambda *a, **k: None
     sys.path.insert(0, args.src)
     import gptq as ist_gptq
     import quant as ist_quant
     from transformers import LlamaForCausalLM
     ist_gptq.DEBUG = False
 
-    dev = torch.device("cuda:0")
     t_start = time.time()
     model = LlamaForCausalLM.from_pretrained(args.model, dtype=torch.float16)
     model.eval()
@@ -72,7 +78,8 @@ def main():
         inps, kwargs = first_block_inputs(model, ids, dev)
     for m in (model.model.embed_tokens, model.model.norm, layers[0]):
         m.cpu()
-    torch.cuda.empty_cache()
+    if on_gpu:
+        torch.cuda.empty_cache()
     outs = torch.zeros_like(inps)
     times = {"load": 0.0, "forward": 0.0, "hessian": 0.0, "quantize": 0.0}
 
@@ -117,16 +124,18 @@ def main():
             run_block(layer)
             layers[i] = layer.cpu()
             del layer
-            torch.cuda.empty_cache()
+            if on_gpu:
+                torch.cuda.empty_cache()
             inps, outs = outs, inps
             print(f"block {i} done, {time.time() - t_quant:.1f} s", file=sys.stderr, flush=True)
     total = time.time() - t_quant
     print(json.dumps({
-        "tool": "IST-DASLab/gptq", "device": torch.cuda.get_device_name(0), "torch": torch.__version__,
+        "tool": "IST-DASLab/gptq", "device": torch.cuda.get_device_name(dev) if on_gpu else "cpu",
+        "torch": torch.__version__,
         "blocks": len(layers[: args.blocks or None]), "nsamples": args.nsamples, "seqlen": args.seqlen,
         "bits": args.bits, "group_size": args.group_size, "model_load_s": round(t_loaded - t_start, 2),
         "stage_seconds": {k: round(v, 2) for k, v in times.items()}, "quantize_total_s": round(total, 2),
-        "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}))
+        "peak_gpu_gib": round(torch.cuda.max_memory_allocated(dev) / 2**30, 2) if on_gpu else None}))
 
 
 if __name__ == "__main__":
