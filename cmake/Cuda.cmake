@@ -32,7 +32,7 @@ function(sq_add_cuda_sources target)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/kernels)
   # The quantizers' kernels must round as the host does (the CPU build never contracts a * b + c into a fused
   # multiply-add: no -march, no FMA), or near-ties would round differently: no contraction in these files.
-  foreach(exact_kernel claq_column gptq_affine gptq_lut gptq_gaussian hadamard loss_aware_affine loss_aware_sorted lut_kmeans
+  foreach(exact_kernel claq_column gptq_affine gptq_lut gptq_gaussian hadamard loss_aware_affine loss_aware_team lut_kmeans
                        quantease_block)
     set_source_files_properties(${PROJECT_SOURCE_DIR}/kernels/cuda/${exact_kernel}.cu
       PROPERTIES COMPILE_OPTIONS "--fmad=false")

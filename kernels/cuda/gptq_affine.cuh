@@ -27,9 +27,10 @@ cudaError_t launch_loss_aware_affine_fit(const float* w, int64_t ld, int64_t row
                                          float min_factor, bool f16_scales, float* scales, float* zeros,
                                          cudaStream_t stream);
 
-// The same search in the CPU's sorted regime (loss_aware::sorted_regime), any width: one thread block per row
-// runs the portable team program over a slice of `workspace` (DeviceApi::loss_aware_affine_fit).
-cudaError_t launch_loss_aware_sorted_fit(const float* w, int64_t ld, int64_t rows, int64_t width,
+// The same search for the rows loss_aware::fitted_by_team picks (the CPU's sorted regime, and direct-sum rows
+// wider than the warp kernel's), any width: one thread block per row runs the portable team program over a
+// slice of `workspace` (DeviceApi::loss_aware_affine_fit).
+cudaError_t launch_loss_aware_team_fit(const float* w, int64_t ld, int64_t rows, int64_t width,
                                          const float* importance, int bits, bool sym, int shrink_steps,
                                          float min_factor, bool f16_scales, float* scales, float* zeros,
                                          void* workspace, int64_t workspace_rows, cudaStream_t stream);

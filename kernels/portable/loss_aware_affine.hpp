@@ -1,16 +1,18 @@
 // The arithmetic of LeanQuant's loss-aware affine grid search (quant/grid_loss_aware_affine.cpp), shared by the
 // CPU grid and the device: the code of a value, the grid of a range, the shrink factors, and the loss of one grid
-// over a sorted row with prefix sums. The CPU search calls these functions; the device runs the whole search of
-// the sorted regime (rows of at least 32 values per level) as the team program below, one thread block per row
-// (kernels/cuda/loss_aware_sorted.cu). The CPU tests run the team program with host teams against the CPU grid
-// bit for bit, so a machine without a GPU checks the arithmetic the GPU runs.
+// over a sorted row with prefix sums or over the row as it is. The CPU search calls these functions; the device
+// runs the whole search as the team program below, one thread block per row (kernels/cuda/loss_aware_team.cu),
+// for rows of the sorted regime (at least 32 values per level) and for direct-sum rows wider than its warp
+// kernel takes (kernels/cuda/loss_aware_affine.cu). The CPU tests run the team program with host teams against
+// the CPU grid bit for bit, so a machine without a GPU checks the arithmetic the GPU runs.
 //
-// Why the team program gives the CPU's grid: the row is sorted by (value, index), the CPU's order, so the three
-// prefix sums (double, one sequential chain each) add the same terms in the same order; every candidate's loss
-// is the same function of the same operands (one thread each); and the CPU's search, which keeps a candidate
-// only when its loss is strictly below the best so far, picks the first candidate of least loss, which is
-// what the sequential argmin below picks. Min and max are the host's (min_first, max_first), so even signed
-// zeros come out alike.
+// Why the team program gives the CPU's grid: the range is the CPU's fold; in the sorted regime the row is sorted
+// by (value, index), the CPU's order, so the three prefix sums (double, one sequential chain each) add the same
+// terms in the same order; in the direct regime each candidate's terms are the CPU's fp32 products summed in its
+// four interleaved double sums; every candidate's loss is the same function of the same operands (one thread
+// each); and the CPU's search, which keeps a candidate only when its loss is strictly below the best so far,
+// picks the first candidate of least loss, which is what the sequential argmin below picks. Min and max are the
+// host's (min_first, max_first), so even signed zeros come out alike.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -121,7 +123,25 @@ SQ_PORTABLE inline double direct_loss(const float* w, const float* s, int64_t n,
   return total;
 }
 
-// ---- the sorted-regime search as a team program (kernels/portable/team_kmeans_fit.hpp explains teams) ----
+// The direct regime's ranking loss (DirectRow in grid_loss_aware_affine.cpp): terms s (w - q(w))^2 in fp32
+// ((s d) d, s null: ones), summed in double as acc[i % 4], the tail past the last multiple of 4 into acc[0],
+// then (acc0 + acc1) + (acc2 + acc3).
+SQ_PORTABLE inline double direct_row_loss(const float* w, const float* s, int64_t n, Grid g, float maxq) {
+  double acc[4] = {0.0, 0.0, 0.0, 0.0};
+  const int64_t body = n / 4 * 4;
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = w[i] - g.scale * (code_of(w[i], g.scale, g.zero, maxq) - g.zero);
+    acc[i < body ? i % 4 : 0] += double((s ? s[i] : 1.0f) * d * d);
+  }
+  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+// The widest direct-regime row the device's warp kernel holds (8 values per lane); wider ones, and every
+// sorted-regime row, are fitted by the team program.
+constexpr int64_t kMaxWarpRow = 256;
+SQ_PORTABLE inline bool fitted_by_team(int64_t n, int bits) { return sorted_regime(n, bits) || n > kMaxWarpRow; }
+
+// ---- the search as a team program (kernels/portable/team_kmeans_fit.hpp explains teams) ----
 
 struct SortedScratch {
   float* key_v;    // [p] the row sorted by (value, index); p = the power of two >= n, padding sorted last
@@ -162,10 +182,13 @@ SQ_PORTABLE inline SortedScratch sorted_scratch(void* base, int64_t n, int candi
   return l;
 }
 
-// Bytes of scratch one row of n values needs with `shrink_steps` factors.
-SQ_PORTABLE inline int64_t sorted_fit_bytes(int64_t n, int shrink_steps, bool sym) {
+// Values a row of n keeps sorted (none in the direct regime).
+SQ_PORTABLE inline int64_t sorted_values(int64_t n, int bits) { return sorted_regime(n, bits) ? n : 0; }
+
+// Bytes of scratch the team program needs for one row of n values at `bits` with `shrink_steps` factors.
+SQ_PORTABLE inline int64_t team_fit_bytes(int64_t n, int bits, int shrink_steps, bool sym) {
   const int steps = shrink_steps < 1 ? 1 : shrink_steps;
-  return sorted_scratch(nullptr, n, candidate_count(steps, sym)).bytes;
+  return sorted_scratch(nullptr, sorted_values(n, bits), candidate_count(steps, sym)).bytes;
 }
 
 // (value, index) order; indices >= n (padding) after every other.
@@ -177,47 +200,56 @@ SQ_PORTABLE inline bool sorted_before(float va, int32_t ia, float vb, int32_t ib
 
 // The search on one row of n values (w; importance s, null for ones) for `bits` bits: the grid into *scale_out
 // and *zero_out, as fit_row chooses it. A row holding a value that is not finite gets a NaN scale, for the caller
-// to report (the CPU throws). workspace: sorted_fit_bytes(n, shrink_steps, sym) bytes, 8-byte aligned.
+// to report (the CPU throws). workspace: team_fit_bytes(n, bits, shrink_steps, sym) bytes, 8-byte aligned.
 template <typename Team, typename StoreScale>
-SQ_PORTABLE void team_sorted_fit(Team& team, const float* w, const float* s, int64_t n, int bits, bool sym,
-                                 int shrink_steps, float min_factor, const StoreScale& store, void* workspace,
-                                 float* scale_out, float* zero_out) {
+SQ_PORTABLE void team_fit(Team& team, const float* w, const float* s, int64_t n, int bits, bool sym, int shrink_steps,
+                          float min_factor, const StoreScale& store, void* workspace, float* scale_out,
+                          float* zero_out) {
   const int steps = shrink_steps < 1 ? 1 : shrink_steps;
   const int candidates = candidate_count(steps, sym);
-  const SortedScratch l = sorted_scratch(workspace, n, candidates);
-  const int64_t p = sorted_pow2(n);
+  const bool sorted = sorted_regime(n, bits);
+  const SortedScratch l = sorted_scratch(workspace, sorted_values(n, bits), candidates);
   const float maxq = float((1 << bits) - 1);
-  team.for_each(p, [&](int64_t i) {
-    l.key_v[i] = i < n ? w[i] : 0.0f;
-    l.key_i[i] = int32_t(i);
-  });
-  // Bitonic sort by (value, index): a total order, so the result is the one sorted array.
-  team_bitonic_sort(
-      team, p, [&](int64_t i, int64_t j) { return sorted_before(l.key_v[i], l.key_i[i], l.key_v[j], l.key_i[j], n); },
-      [&](int64_t i, int64_t j) {
-        const float v = l.key_v[i];
-        l.key_v[i] = l.key_v[j];
-        l.key_v[j] = v;
-        const int32_t k = l.key_i[i];
-        l.key_i[i] = l.key_i[j];
-        l.key_i[j] = k;
-      });
-  // The prefix sums: three sequential chains, one item each. The range is the CPU's fold from 0: the least
-  // value when negative, else +0 (and the greatest when positive, else +0).
-  team.for_each(4, [&](int64_t chain) {
-    if (chain == 3) {
+  if (sorted) {
+    const int64_t p = sorted_pow2(n);
+    team.for_each(p, [&](int64_t i) {
+      l.key_v[i] = i < n ? w[i] : 0.0f;
+      l.key_i[i] = int32_t(i);
+    });
+    // Bitonic sort by (value, index): a total order, so the result is the one sorted array.
+    team_bitonic_sort(
+        team, p,
+        [&](int64_t i, int64_t j) { return sorted_before(l.key_v[i], l.key_i[i], l.key_v[j], l.key_i[j], n); },
+        [&](int64_t i, int64_t j) {
+          const float v = l.key_v[i];
+          l.key_v[i] = l.key_v[j];
+          l.key_v[j] = v;
+          const int32_t k = l.key_i[i];
+          l.key_i[i] = l.key_i[j];
+          l.key_i[j] = k;
+        });
+  }
+  // The range, folded from 0 in index order as the CPU folds it, beside (sorted regime) the three prefix sums:
+  // sequential chains, one item each.
+  team.for_each(sorted ? 4 : 1, [&](int64_t item) {
+    if (item == 0) {
+      float lo = 0.0f, hi = 0.0f;
       bool finite = true;
-      for (int64_t i = 0; i < n; ++i) finite = finite && is_finite(w[i]);
-      l.range[0] = n > 0 && l.key_v[0] < 0.0f ? l.key_v[0] : 0.0f;
-      l.range[1] = n > 0 && 0.0f < l.key_v[n - 1] ? l.key_v[n - 1] : 0.0f;
+      for (int64_t i = 0; i < n; ++i) {
+        lo = min_first(lo, w[i]);
+        hi = max_first(hi, w[i]);
+        finite = finite && is_finite(w[i]);
+      }
+      l.range[0] = lo;
+      l.range[1] = hi;
       l.range[2] = finite ? 0.0f : 1.0f;
       return;
     }
-    double* sum = chain == 0 ? l.s0 : chain == 1 ? l.s1 : l.s2;
+    double* sum = item == 1 ? l.s0 : item == 2 ? l.s1 : l.s2;
     sum[0] = 0.0;
     for (int64_t i = 0; i < n; ++i) {
       const double x = l.key_v[i], weight = s ? double(s[l.key_i[i]]) : 1.0;
-      sum[i + 1] = sum[i] + (chain == 0 ? weight : chain == 1 ? weight * x : weight * x * x);
+      sum[i + 1] = sum[i] + (item == 1 ? weight : item == 2 ? weight * x : weight * x * x);
     }
   });
   const float lo = l.range[0], hi = l.range[1];
@@ -230,8 +262,10 @@ SQ_PORTABLE void team_sorted_fit(Team& team, const float* w, const float* s, int
     return grid_of_range(a_lo, a_hi, bits, sym, store);
   };
   if (search)
-    team.for_each(int64_t(candidates) + 1,
-                  [&](int64_t k) { l.loss[k] = sorted_loss(l.key_v, l.s0, l.s1, l.s2, n, candidate(k), maxq); });
+    team.for_each(int64_t(candidates) + 1, [&](int64_t k) {
+      l.loss[k] = sorted ? sorted_loss(l.key_v, l.s0, l.s1, l.s2, n, candidate(k), maxq)
+                         : direct_row_loss(w, s, n, candidate(k), maxq);
+    });
   team.for_each(1, [&](int64_t) {
     Grid best = unshrunk;
     if (search) {

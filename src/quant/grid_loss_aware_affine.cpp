@@ -159,6 +159,10 @@ double weighted_loss(const float* w, const float* s, int64_t n, Params p, int bi
   return loss_aware::direct_loss(w, s, n, loss_aware::Grid{p.scale, p.zero}, float((1 << bits) - 1));
 }
 
+double direct_ranking_loss(const float* w, const float* s, int64_t n, Params p, int bits) {
+  return DirectRow(w, s, n).loss(p, float((1 << bits) - 1));
+}
+
 Params fit_row(const float* w, const float* s, int64_t n, const LossAwareAffineOptions& options) {
   const int bits = options.bits;
   float lo = 0.0f, hi = 0.0f;

@@ -52,6 +52,10 @@ inline float code_of(float x, float scale, float zero, float maxq) { return loss
 // sum_j s_j (w_j - q(w_j))^2 in double (s null: ones).
 double weighted_loss(const float* w, const float* s, int64_t n, Params p, int bits);
 
+// The loss the search ranks candidates by in its direct-sum regime (rows under 32 values per level): the same
+// sum, in fp32 terms and four interleaved double partial sums (loss_aware::direct_row_loss is its portable form).
+double direct_ranking_loss(const float* w, const float* s, int64_t n, Params p, int bits);
+
 // The loss-aware search on one row.
 Params fit_row(const float* w, const float* s, int64_t n, const LossAwareAffineOptions& options);
 

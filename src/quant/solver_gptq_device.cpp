@@ -26,11 +26,9 @@ bool device_fits_groups(const DeviceSweepGrid& grid, int64_t width) {
   switch (grid.fit) {
     case DeviceGroupFit::MinMax:
     case DeviceGroupFit::GaussianRms: return true;
-    // The CPU's sorted regime at any width; its direct-sum regime up to the warp kernel's row limit.
+    // Any width: a warp per row for short direct-sum rows, a thread block per row otherwise (loss-aware); one
+    // thread per row where the CPU k-means is exact, a thread block per row above (LUT).
     case DeviceGroupFit::LossAware:
-      return width >= 1 && width <= (int64_t(1) << 30) &&
-             (loss_aware::sorted_regime(width, grid.bits) || width <= DeviceApi::kMaxLossAwareWidth);
-    // Any width: one thread per row where the CPU k-means is exact, a thread block per row above.
     case DeviceGroupFit::LutKMeans: return width >= 1 && width <= (int64_t(1) << 30);
   }
   return false;
@@ -51,12 +49,12 @@ int64_t lut_fit_scratch_per_row(int64_t width, int levels) {
                   exact_kmeans_scratch_bytes(int(std::min<int64_t>(width, kMaxExactKMeansWidth)), levels));
 }
 
-// Scratch per row of the fits of groups `width` wide: LUT fits, and loss-aware fits in the sorted regime (a
-// narrower last group needs less, or none in the direct regime).
+// Scratch per row of the fits of groups `width` wide: LUT fits, and loss-aware fits by the team program (a
+// narrower last group needs less, or none on the warp kernel).
 int64_t fit_scratch_per_row(const DeviceSweepGrid& grid, int64_t width) {
   if (grid.lut()) return lut_fit_scratch_per_row(width, 1 << grid.bits);
-  if (grid.fit == DeviceGroupFit::LossAware && loss_aware::sorted_regime(width, grid.bits))
-    return loss_aware::sorted_fit_bytes(width, grid.loss_aware.shrink_steps, grid.sym);
+  if (grid.fit == DeviceGroupFit::LossAware && loss_aware::fitted_by_team(width, grid.bits))
+    return loss_aware::team_fit_bytes(width, grid.bits, grid.loss_aware.shrink_steps, grid.sym);
   return 0;
 }
 

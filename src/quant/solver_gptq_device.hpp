@@ -20,7 +20,7 @@ namespace sq {
 // The grid, and how the device fits its groups.
 enum class DeviceGroupFit {
   MinMax,     // affine, grid_minmax_affine.hpp
-  LossAware,  // affine, grid_loss_aware_affine.hpp (its sorted regime; its direct-sum regime up to 256 columns)
+  LossAware,  // affine, grid_loss_aware_affine.hpp
   LutKMeans,  // lookup table, grid_lut_kmeans.hpp
   GaussianRms,  // HIGGS scalar Gaussian grid, per-row RMS scale (HiggsScalarGrid, grid_gaussian.hpp)
 };

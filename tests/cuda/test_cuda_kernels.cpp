@@ -241,12 +241,14 @@ TEST(CudaKernels, LossAwareSortedFitMatchesCpuBitForBit) {
   for (int64_t c = 0; c < ld; ++c) w[size_t(4 * ld + c)] = float(c % 5 - 2) * 0.1f;  // ties
   auto importance = sqtest::random_matrix(size_t(ld), 32);
   for (float& s : importance) s = std::exp(3.0f * s);
-  for (auto [width, bits] : {std::pair<int64_t, int>{128, 2}, {256, 3}, {700, 4}, {2048, 3}})
+  // The sorted regime (128 at 2 bits, 256 at 3, 700 at 4, 2048 at 3) and direct-sum rows wider than the warp
+  // kernel's (384 at 4 bits, 1000 at 8).
+  for (auto [width, bits] : {std::pair<int64_t, int>{128, 2}, {256, 3}, {700, 4}, {2048, 3}, {384, 4}, {1000, 8}})
     for (bool sym : {false, true})
       for (bool weighted : {false, true})
         for (int64_t ws_rows : {rows, int64_t(96)})  // one launch, or several
           for (size_t result : {size_t(1), size_t(2)}) {  // scales, then zeros
-            const size_t ws_floats = size_t(ws_rows * sq::loss_aware::sorted_fit_bytes(width, 20, sym) / 4 + 2);
+            const size_t ws_floats = size_t(ws_rows * sq::loss_aware::team_fit_bytes(width, bits, 20, sym) / 4 + 2);
             const Buffers b{w, std::vector<float>(size_t(rows)), std::vector<float>(size_t(rows)), importance,
                             std::vector<float>(ws_floats)};
             EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {

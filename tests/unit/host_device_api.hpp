@@ -40,8 +40,8 @@ struct HostDeviceStats {
   size_t sweep_blocks = 0;     // gptq_*_block calls: whether a GPTQ sweep ran on the "device"
   size_t minmax_fits = 0;      // minmax_affine_fit calls
   size_t loss_aware_fits = 0;  // loss_aware_affine_fit calls
-  size_t loss_aware_sorted_fits = 0;  // ... in the sorted regime (the portable team program)
-  size_t loss_aware_sorted_launches = 0;  // ... and the workspace-sized batches of rows they ran in
+  size_t loss_aware_team_fits = 0;     // ... by the portable team program (loss_aware::fitted_by_team)
+  size_t loss_aware_team_launches = 0;  // ... and the workspace-sized batches of rows they ran in
   size_t lut_fits = 0;         // lut_kmeans_fit calls
   size_t lut_launches = 0;     // ... and the workspace-sized batches of rows they ran in
   size_t gaussian_fits = 0;    // rms_scale_fit calls
@@ -255,21 +255,20 @@ class HostDeviceApi final : public DeviceApi {
                              int bits, bool sym, int shrink_steps, float min_factor, bool f16_scales, float* scales,
                              float* zeros, void* workspace, int64_t workspace_rows) override {
     ++s_.loss_aware_fits;
-    if (loss_aware::sorted_regime(width, bits)) {
-      ++s_.loss_aware_sorted_fits;
-      const int64_t row_bytes = loss_aware::sorted_fit_bytes(width, shrink_steps, sym);
+    if (loss_aware::fitted_by_team(width, bits)) {
+      ++s_.loss_aware_team_fits;
+      const int64_t row_bytes = loss_aware::team_fit_bytes(width, bits, shrink_steps, sym);
       const auto store = [f16_scales](float scale) {
         if (!f16_scales) return scale;
         const float s = half_to_float(float_to_half(scale));
         return s == 0.0f && scale > 0.0f ? half_to_float(uint16_t(1)) : s;
       };
       for (int64_t r0 = 0; r0 < rows; r0 += workspace_rows) {
-        ++s_.loss_aware_sorted_launches;
+        ++s_.loss_aware_team_launches;
         for (int64_t t = 0; t < workspace_rows && r0 + t < rows; ++t) {
           SequentialTeam team;
-          loss_aware::team_sorted_fit(team, w + (r0 + t) * ld, importance, width, bits, sym, shrink_steps,
-                                      min_factor, store, static_cast<char*>(workspace) + t * row_bytes,
-                                      scales + r0 + t, zeros + r0 + t);
+          loss_aware::team_fit(team, w + (r0 + t) * ld, importance, width, bits, sym, shrink_steps, min_factor, store,
+                               static_cast<char*>(workspace) + t * row_bytes, scales + r0 + t, zeros + r0 + t);
         }
       }
       return;

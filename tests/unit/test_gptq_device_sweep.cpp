@@ -46,7 +46,7 @@ sq::QuantizeOptions options(const std::string& method, int bits, int64_t group) 
 // What the stand-in device ran for one layer.
 struct DeviceRun {
   size_t blocks = 0, loss_aware_fits = 0, lut_fits = 0, lut_launches = 0, gaussian_fits = 0, rotations = 0;
-  size_t loss_aware_sorted_fits = 0, loss_aware_sorted_launches = 0, minmax_fits = 0;
+  size_t loss_aware_team_fits = 0, loss_aware_team_launches = 0, minmax_fits = 0;
 };
 
 // Quantizes on the CPU and on the stand-in device, expects the same layer, and says what ran on the device.
@@ -65,7 +65,7 @@ DeviceRun same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1
   EXPECT_EQ(dev.stats.live_bytes, 0u);
   return DeviceRun{dev.stats.sweep_blocks,  dev.stats.loss_aware_fits, dev.stats.lut_fits,
                    dev.stats.lut_launches,  dev.stats.gaussian_fits,   dev.stats.hadamard_rotations,
-                   dev.stats.loss_aware_sorted_fits, dev.stats.loss_aware_sorted_launches, dev.stats.minmax_fits};
+                   dev.stats.loss_aware_team_fits, dev.stats.loss_aware_team_launches, dev.stats.minmax_fits};
 }
 
 size_t expect_same_as_cpu(const sq::QuantizeOptions& o, uint64_t budget = uint64_t(1) << 30) {
@@ -104,21 +104,20 @@ TEST(GptqDeviceSweep, AffineGroupsFittedBeforeTheSweepAreFittedOnTheDeviceToo) {
   lean.static_groups = true;
   run = same_as_cpu(lean);
   EXPECT_EQ(run.loss_aware_fits, 3u);
-  EXPECT_EQ(run.loss_aware_sorted_fits, 0u);
+  EXPECT_EQ(run.loss_aware_team_fits, 0u);
   lean.act_order = true;
   EXPECT_EQ(same_as_cpu(lean, uint64_t(1) << 30, 320, true).loss_aware_fits, 3u);
   // Per channel at 2 bits, 320 >= 32 << 2: the sorted regime's team program, with and without importance.
   run = same_as_cpu(options("leanquant-affine", 2, -1), uint64_t(1) << 30, 320, true);
-  EXPECT_EQ(run.loss_aware_sorted_fits, 1u);
+  EXPECT_EQ(run.loss_aware_team_fits, 1u);
   auto plain = options("leanquant-affine", 3, -1);
   plain.importance = "none";
   plain.sym = true;
-  EXPECT_EQ(same_as_cpu(plain, uint64_t(1) << 30, 700).loss_aware_sorted_fits, 1u);
-  // 4-bit rows of 320 are in the CPU's direct-sum regime, wider than the warp kernel's: fitted on the host,
-  // uploaded, swept on the device.
+  EXPECT_EQ(same_as_cpu(plain, uint64_t(1) << 30, 700).loss_aware_team_fits, 1u);
+  // 4-bit rows of 320 are in the CPU's direct-sum regime, wider than the warp kernel's: the team program too.
   run = same_as_cpu(options("leanquant-affine", 4, -1));
   EXPECT_EQ(run.blocks, 3u);
-  EXPECT_EQ(run.loss_aware_fits, 0u);
+  EXPECT_EQ(run.loss_aware_team_fits, 1u);
 }
 
 TEST(GptqDeviceSweep, LossAwareGroupsFittedOnTheDevice) {
@@ -133,7 +132,7 @@ TEST(GptqDeviceSweep, LossAwareGroupsFittedOnTheDevice) {
   auto act = options("leanquant-affine", 4, 128);
   act.act_order = true;  // importance in the permuted working order
   EXPECT_EQ(expect_same_as_cpu(act), 3u);
-  EXPECT_EQ(same_as_cpu(act).loss_aware_sorted_fits, 0u);  // 128 < 32 << 4: the direct-sum warp kernel
+  EXPECT_EQ(same_as_cpu(act).loss_aware_team_fits, 0u);  // 128 < 32 << 4: the direct-sum warp kernel
 }
 
 TEST(GptqDeviceSweep, LossAwareGroupsInTheSortedRegimeFittedOnTheDevice) {
@@ -142,26 +141,40 @@ TEST(GptqDeviceSweep, LossAwareGroupsInTheSortedRegimeFittedOnTheDevice) {
   DeviceRun run = same_as_cpu(options("leanquant-affine", 2, 128));
   EXPECT_EQ(run.blocks, 3u);
   EXPECT_EQ(run.loss_aware_fits, 3u);
-  EXPECT_EQ(run.loss_aware_sorted_fits, 2u);
-  EXPECT_EQ(run.loss_aware_sorted_launches, 2u);  // the budget holds every row's scratch
+  EXPECT_EQ(run.loss_aware_team_fits, 2u);
+  EXPECT_EQ(run.loss_aware_team_launches, 2u);  // the budget holds every row's scratch
   auto sym = options("leanquant-affine", 2, 160);
   sym.sym = true;
   sym.block_size = 40;  // groups that start inside a sweep block
   run = same_as_cpu(sym);
-  EXPECT_EQ(run.loss_aware_sorted_fits, 2u);
+  EXPECT_EQ(run.loss_aware_team_fits, 2u);
   auto act = options("leanquant-affine", 2, 128);
   act.act_order = true;
   act.scale_storage = sq::ScaleStorage::F32;
-  EXPECT_EQ(same_as_cpu(act).loss_aware_sorted_fits, 2u);
+  EXPECT_EQ(same_as_cpu(act).loss_aware_team_fits, 2u);
   auto plain = options("leanquant-affine", 3, 256);
   plain.importance = "none";
   run = same_as_cpu(plain, uint64_t(1) << 30, 700);  // groups 256, 256, then 188 columns (direct sum)
   EXPECT_EQ(run.loss_aware_fits, 3u);
-  EXPECT_EQ(run.loss_aware_sorted_fits, 2u);
+  EXPECT_EQ(run.loss_aware_team_fits, 2u);
   // The scratch of every row does not fit beside the layer: the rows are fitted a few at a time.
   run = same_as_cpu(options("leanquant-affine", 2, 128), 1450 << 10);
-  EXPECT_EQ(run.loss_aware_sorted_fits, 2u);
-  EXPECT_GT(run.loss_aware_sorted_launches, 2u);
+  EXPECT_EQ(run.loss_aware_team_fits, 2u);
+  EXPECT_GT(run.loss_aware_team_launches, 2u);
+}
+
+TEST(GptqDeviceSweep, WideDirectSumLossAwareGroupsFittedOnTheDeviceByTeams) {
+  // 4-bit groups of 384 (384 < 32 << 4: the CPU sums directly), wider than the warp kernel's rows: one thread
+  // block per row, every candidate's direct sum on its own thread. 700 columns: 384, then 316.
+  DeviceRun run = same_as_cpu(options("leanquant-affine", 4, 384), uint64_t(1) << 30, 700);
+  EXPECT_EQ(run.blocks, 6u);
+  EXPECT_EQ(run.loss_aware_team_fits, 2u);
+  auto eight = options("leanquant-affine", 8, 512);  // 8 bits: direct below 8192 values
+  eight.sym = true;
+  eight.act_order = true;
+  run = same_as_cpu(eight, uint64_t(1) << 30, 700);
+  EXPECT_EQ(run.loss_aware_fits, 2u);
+  EXPECT_EQ(run.loss_aware_team_fits, 1u);  // the last group, 188 columns, on the warp kernel
 }
 
 TEST(GptqDeviceSweep, LutGroupsFittedOnTheDevice) {
@@ -242,8 +255,6 @@ TEST(GptqDeviceSweep, HiggsGaussianGroupsFittedOnTheDevice) {
 }
 
 TEST(GptqDeviceSweep, OtherGridsAndTightBudgetsSweepOnTheHost) {
-  // 4-bit groups of 384: the CPU's direct-sum regime (384 < 32 << 4), wider than the warp kernel's rows.
-  EXPECT_EQ(expect_same_as_cpu(options("leanquant-affine", 4, 384)), 0u);
   auto wide = options("gptq", 4, 128);
   wide.block_size = 512;  // more columns than the sweep kernel holds
   EXPECT_EQ(expect_same_as_cpu(wide), 0u);
@@ -316,5 +327,5 @@ TEST(GptqDeviceSweep, NonFiniteWeightInASortedLossAwareGroupIsAnError) {
       },
       SQ_ERR_NUMERIC, {"row 5, group 1", "non-finite"});
   EXPECT_EQ(dev.stats.live_bytes, 0u);
-  EXPECT_EQ(dev.stats.loss_aware_sorted_fits, 2u);
+  EXPECT_EQ(dev.stats.loss_aware_team_fits, 2u);
 }

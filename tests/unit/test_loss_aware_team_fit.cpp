@@ -1,5 +1,5 @@
-// The portable loss-aware search of the sorted regime (kernels/portable/loss_aware_affine.hpp), run by host
-// teams, against the CPU grid (affine_search::fit_row): the same scale and zero bit for bit. The CUDA kernel runs
+// The portable loss-aware search (kernels/portable/loss_aware_affine.hpp), sorted and direct-sum regimes, run by
+// host teams, against the CPU grid (affine_search::fit_row): the same scale and zero bit for bit. The CUDA kernel runs
 // this source with one thread block per row, so what is checked here is the device's arithmetic and its phase
 // structure: teams running each phase's items forwards or backwards must agree, which they would not if an item
 // read what another item of its phase writes.
@@ -37,11 +37,12 @@ Fitted team_fit(HostTeam team, const std::vector<float>& w, const float* s, cons
   const bool f16 = o.scale_storage == sq::ScaleStorage::F16;
   const int64_t n = int64_t(w.size());
   // NaN-filled scratch: a phase reading what it never wrote would poison the result.
-  std::vector<double> scratch(size_t(sq::loss_aware::sorted_fit_bytes(n, o.shrink_steps, o.sym) / 8), std::nan(""));
+  std::vector<double> scratch(size_t(sq::loss_aware::team_fit_bytes(n, o.bits, o.shrink_steps, o.sym) / 8),
+                              std::nan(""));
   Fitted out{-1.0f, -1.0f};
-  sq::loss_aware::team_sorted_fit(team, w.data(), s, n, o.bits, o.sym, o.shrink_steps, o.min_factor,
-                                  [f16](float x) { return device_stored_scale(x, f16); }, scratch.data(), &out.scale,
-                                  &out.zero);
+  sq::loss_aware::team_fit(team, w.data(), s, n, o.bits, o.sym, o.shrink_steps, o.min_factor,
+                           [f16](float x) { return device_stored_scale(x, f16); }, scratch.data(), &out.scale,
+                           &out.zero);
   return out;
 }
 
@@ -80,9 +81,9 @@ TEST(LossAwareTeamFit, SameGridAsTheCpuOnRandomRows) {
   std::normal_distribution<float> normal;
   std::uniform_real_distribution<float> uniform(0.1f, 3.0f);
   int searched = 0, rows = 0;
-  for (const int bits : {2, 3, 4})
-    for (const int64_t n : {int64_t(32) << bits, int64_t(300), int64_t(1000), int64_t(2048)}) {
-      if (!sq::loss_aware::sorted_regime(n, bits)) continue;
+  for (const int bits : {2, 3, 4, 8})  // 8 bits: every width below 8192 sums directly
+    for (const int64_t n : {int64_t(32) << bits, int64_t(100), int64_t(300), int64_t(1000), int64_t(2048)}) {
+      if (n > 2048) continue;
       for (const bool sym : {false, true})
         for (const bool weighted : {false, true})
           for (const auto storage : {sq::ScaleStorage::F16, sq::ScaleStorage::F32}) {
@@ -102,44 +103,68 @@ TEST(LossAwareTeamFit, SameGridAsTheCpuOnRandomRows) {
   EXPECT_GT(searched, rows / 2);
 }
 
-TEST(LossAwareTeamFit, SameGridOnTiesSignedZerosAndDegenerateRows) {
-  std::mt19937 rng(12);
+TEST(LossAwareTeamFit, DirectLossIsTheCpuRankingLossBitForBit) {
+  // Terms of magnitudes 2^-40..2^40, so that any other order of the double additions changes the sum's bits
+  // (the grids rarely flip on it, so the loss itself is compared).
+  std::mt19937 rng(14);
   std::normal_distribution<float> normal;
-  std::uniform_real_distribution<float> uniform(0.0f, 2.0f);
-  sq::LossAwareAffineOptions o;
-  o.bits = 2;
-  const int64_t n = 160;
-  // Few distinct values, repeated with weights of very different magnitudes, so the prefix sums round and the
-  // order ties are added in (by index, on both sides) matters to the bits.
-  std::vector<float> w(static_cast<size_t>(n)), s(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    w[size_t(i)] = 0.01f * float(int(rng() % 9) - 4);
-    s[size_t(i)] = std::ldexp(0.5f + 0.5f * uniform(rng), int(rng() % 41) - 20);
-  }
-  expect_same_fit(w, s, o, "ties");
-  for (int64_t i = 0; i < n; i += 3) w[size_t(i)] = (i % 2) ? 0.0f : -0.0f;  // signed zeros among them
-  expect_same_fit(w, s, o, "signed zeros");
-  o.sym = true;
-  expect_same_fit(w, s, o, "signed zeros, sym");
-  o.sym = false;
-  for (auto& x : w) x = std::fabs(x);  // no negative values: lo is +0
-  expect_same_fit(w, s, o, "non-negative");
-  for (auto& x : w) x = -x;  // no positive values: hi is +0
-  expect_same_fit(w, s, o, "non-positive");
-  std::vector<float> zeros(static_cast<size_t>(n), 0.0f);
-  expect_same_fit(zeros, s, o, "all zero");
-  std::vector<float> constant(static_cast<size_t>(n), 0.25f);
-  expect_same_fit(constant, {}, o, "constant");
-  std::vector<float> spike(static_cast<size_t>(n), 0.0f);
-  spike[17] = -3.0f;
-  expect_same_fit(spike, s, o, "one value");
-  for (auto& x : w) x = 1e-3f * normal(rng);
-  for (size_t i = 0; i < s.size(); i += 2) s[i] = 0.0f;  // zero importance on half the row
-  expect_same_fit(w, s, o, "zero weights");
-  for (const int steps : {1, 2, 7}) {  // one factor only (no candidates), two, and an odd spacing
-    o.shrink_steps = steps;
-    o.min_factor = 0.3f;
-    expect_same_fit(w, s, o, "shrink steps");
+  int order_sensitive = 0;
+  for (const int64_t n : {int64_t(1), int64_t(7), int64_t(256), int64_t(301), int64_t(4099)})
+    for (const bool weighted : {false, true}) {
+      std::vector<float> w(static_cast<size_t>(n)), s;
+      for (auto& x : w) x = std::ldexp(normal(rng), int(rng() % 21) - 10);
+      if (weighted)
+        for (int64_t i = 0; i < n; ++i) s.push_back(std::ldexp(1.0f, int(rng() % 41) - 20));
+      const float* sp = weighted ? s.data() : nullptr;
+      const sq::affine_search::Params p = sq::affine_search::from_range(-0.5f, 0.7f, 3, false, sq::ScaleStorage::F32);
+      const double cpu = sq::affine_search::direct_ranking_loss(w.data(), sp, n, p, 3);
+      const double team = sq::loss_aware::direct_row_loss(w.data(), sp, n, {p.scale, p.zero}, 7.0f);
+      EXPECT_EQ(team, cpu) << "n " << n << " weighted " << weighted;
+      order_sensitive += sq::loss_aware::direct_loss(w.data(), sp, n, {p.scale, p.zero}, 7.0f) != cpu;  // one double sum
+    }
+  EXPECT_GT(order_sensitive, 0) << "the rows do not tell the two sums apart";
+}
+
+TEST(LossAwareTeamFit, SameGridOnTiesSignedZerosAndDegenerateRows) {
+  // 2 bits over 160 values: the sorted regime; 4 bits over 300: direct sums over a row wider than a warp's.
+  for (const auto& [bits, n] : {std::pair<int, int64_t>{2, 160}, {4, 300}}) {
+    std::mt19937 rng(12);
+    std::normal_distribution<float> normal;
+    std::uniform_real_distribution<float> uniform(0.0f, 2.0f);
+    sq::LossAwareAffineOptions o;
+    o.bits = bits;
+    // Few distinct values, repeated with weights of very different magnitudes, so the prefix sums round and the
+    // order ties are added in (by index, on both sides) matters to the bits.
+    std::vector<float> w(static_cast<size_t>(n)), s(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      w[size_t(i)] = 0.01f * float(int(rng() % 9) - 4);
+      s[size_t(i)] = std::ldexp(0.5f + 0.5f * uniform(rng), int(rng() % 41) - 20);
+    }
+    expect_same_fit(w, s, o, "ties");
+    for (int64_t i = 0; i < n; i += 3) w[size_t(i)] = (i % 2) ? 0.0f : -0.0f;  // signed zeros among them
+    expect_same_fit(w, s, o, "signed zeros");
+    o.sym = true;
+    expect_same_fit(w, s, o, "signed zeros, sym");
+    o.sym = false;
+    for (auto& x : w) x = std::fabs(x);  // no negative values: lo is +0
+    expect_same_fit(w, s, o, "non-negative");
+    for (auto& x : w) x = -x;  // no positive values: hi is +0
+    expect_same_fit(w, s, o, "non-positive");
+    std::vector<float> zeros(static_cast<size_t>(n), 0.0f);
+    expect_same_fit(zeros, s, o, "all zero");
+    std::vector<float> constant(static_cast<size_t>(n), 0.25f);
+    expect_same_fit(constant, {}, o, "constant");
+    std::vector<float> spike(static_cast<size_t>(n), 0.0f);
+    spike[17] = -3.0f;
+    expect_same_fit(spike, s, o, "one value");
+    for (auto& x : w) x = 1e-3f * normal(rng);
+    for (size_t i = 0; i < s.size(); i += 2) s[i] = 0.0f;  // zero importance on half the row
+    expect_same_fit(w, s, o, "zero weights");
+    for (const int steps : {1, 2, 7}) {  // one factor only (no candidates), two, and an odd spacing
+      o.shrink_steps = steps;
+      o.min_factor = 0.3f;
+      expect_same_fit(w, s, o, "shrink steps");
+    }
   }
 }
 
@@ -157,11 +182,12 @@ TEST(LossAwareTeamFit, SortsTiesByIndexAndSumsInThatOrder) {
   o.bits = 2;
   const int candidates = sq::loss_aware::candidate_count(o.shrink_steps, o.sym);
   for (const bool backwards : {false, true}) {
-    std::vector<double> scratch(size_t(sq::loss_aware::sorted_fit_bytes(n, o.shrink_steps, o.sym) / 8), std::nan(""));
+    std::vector<double> scratch(size_t(sq::loss_aware::team_fit_bytes(n, o.bits, o.shrink_steps, o.sym) / 8),
+                              std::nan(""));
     float scale, zero;
     HostTeam team{1024, backwards};
-    sq::loss_aware::team_sorted_fit(team, w.data(), s.data(), n, o.bits, o.sym, o.shrink_steps, o.min_factor,
-                                    [](float x) { return x; }, scratch.data(), &scale, &zero);
+    sq::loss_aware::team_fit(team, w.data(), s.data(), n, o.bits, o.sym, o.shrink_steps, o.min_factor,
+                             [](float x) { return x; }, scratch.data(), &scale, &zero);
     const sq::loss_aware::SortedScratch l = sq::loss_aware::sorted_scratch(scratch.data(), n, candidates);
     std::vector<int32_t> order(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) order[size_t(i)] = int32_t(i);

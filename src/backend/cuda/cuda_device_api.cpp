@@ -245,13 +245,13 @@ class CudaDeviceApi final : public DeviceApi {
   void loss_aware_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, const float* importance,
                              int bits, bool sym, int shrink_steps, float min_factor, bool f16_scales, float* scales,
                              float* zeros, void* workspace, int64_t workspace_rows) override {
-    static_assert(cuda::kMaxLossAwareWidth == kMaxLossAwareWidth, "one limit for the loss-aware fit");
+    static_assert(cuda::kMaxLossAwareWidth == kMaxLossAwareWidth && loss_aware::kMaxWarpRow == kMaxLossAwareWidth,
+                  "one limit for the loss-aware warp kernel");
     select();
-    if (loss_aware::sorted_regime(width, bits)) {
-      check_cuda(cuda::launch_loss_aware_sorted_fit(w, ld, rows, width, importance, bits, sym, shrink_steps,
-                                                    min_factor, f16_scales, scales, zeros, workspace, workspace_rows,
-                                                    stream_),
-                 "loss_aware_sorted_fit kernel");
+    if (loss_aware::fitted_by_team(width, bits)) {
+      check_cuda(cuda::launch_loss_aware_team_fit(w, ld, rows, width, importance, bits, sym, shrink_steps, min_factor,
+                                                  f16_scales, scales, zeros, workspace, workspace_rows, stream_),
+                 "loss_aware_team_fit kernel");
       return;
     }
     check_cuda(cuda::launch_loss_aware_affine_fit(w, ld, rows, width, importance, bits, sym, shrink_steps, min_factor,
