@@ -107,13 +107,12 @@ class DeviceApi {
   // The LeanQuant loss-aware affine fit of quant/grid_loss_aware_affine.hpp for every row r over columns
   // [0, width) of w: the same candidate ranges in the same order, the importance-weighted losses summed in the
   // same order, so the same grid is chosen. In the CPU's direct-sum regime (loss_aware::sorted_regime false)
-  // for rows of at most kMaxLossAwareWidth values, one warp per row, no workspace; otherwise (its sorted regime, or
-  // wider rows; loss_aware::fitted_by_team) for any
-  // width, one thread block per row running the team program of kernels/portable/loss_aware_affine.hpp over a
-  // slice of `workspace`, which holds workspace_rows * loss_aware::team_fit_bytes(width, bits, shrink_steps, sym)
-  // bytes (8-byte aligned; rows are fitted workspace_rows at a time). importance: `width` device floats, or
-  // null for ones. Scales over the fp16 range become inf; a row holding a non-finite value gets a NaN scale
-  // (sorted regime); both for the caller to report.
+  // for rows of at most kMaxLossAwareWidth values, one warp per row, no workspace; otherwise (its sorted regime,
+  // or wider rows: loss_aware::fitted_by_team) one thread block per row running the team program of
+  // kernels/portable/loss_aware_affine.hpp over a slice of `workspace`, which holds
+  // workspace_rows * loss_aware::team_fit_bytes(width, bits, shrink_steps, sym) bytes (8-byte aligned; rows are
+  // fitted workspace_rows at a time). importance: `width` device floats, or null for ones. Scales over the fp16
+  // range become inf; a row holding a non-finite value gets a NaN scale; both for the caller to report.
   virtual void loss_aware_affine_fit(const float* w, int64_t ld, int64_t rows, int64_t width, const float* importance,
                                      int bits, bool sym, int shrink_steps, float min_factor, bool f16_scales,
                                      float* scales, float* zeros, void* workspace, int64_t workspace_rows) = 0;

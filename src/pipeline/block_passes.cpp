@@ -255,7 +255,7 @@ void BlockPasses::advance() {
   const auto pass = [&](float* x) { device_->block.forward_on_device(x, seq_); };
   if (!device_ || !stream_double_buffered(true, pass)) {
     for (int64_t s = 0; s < acts_.samples(); ++s) {
-      if (device_) {  // synchronous copies, straight from and into an fp32 store (one buffer did not fit)
+      if (device_) {  // synchronous copies: an fp16/bf16 store, or no room for two device buffers
         float* x = host_sequence(s, hidden);
         device_->block.forward(x, seq_);
         if (x == hidden.data()) acts_.put(s, x);
