@@ -177,6 +177,23 @@ void check_param_sizes(const DeviceSweepGrid& grid, const QuantizedLayer& params
                 " groups of ", rows, " rows");
 }
 
+// Whether a fit reads the column importance (a min-max grid does not).
+bool reads_importance(const DeviceSweepGrid& grid, const float* importance) {
+  return importance != nullptr && grid.fit != DeviceGroupFit::MinMax;
+}
+
+// The groups a fit before the sweep covers: one of all columns (per channel, group_size -1) or groups of
+// group_size, the last possibly narrower.
+struct UpFrontGroups {
+  UpFrontGroups(int64_t cols, int64_t group_size)
+      : width(group_size < 0 ? cols : std::min(group_size, cols)), count((cols + width - 1) / width),
+        last(cols - (count - 1) * width) {}
+  bool fit_on_device(const DeviceSweepGrid& grid) const {
+    return device_fits_groups(grid, width) && device_fits_groups(grid, last);
+  }
+  int64_t width, count, last;
+};
+
 }  // namespace
 
 bool device_sweep_grid(const MethodPlan& plan, const QuantizeOptions& opts, const float* importance,
@@ -232,7 +249,7 @@ void gptq_sweep_on_device(DeviceHandle& dev, float* w, int64_t rows, int64_t col
   DeviceBuffer derr(mem, size_t(rows * block_size) * kF, "the GPTQ block error");
   const DeviceGridParams dparams(mem, grid, rows, n_groups);
   DeviceBuffer dgroup(mem, size_t(cols) * sizeof(int32_t), "the column-to-group map");
-  const bool weighted_fit = grid.fit != DeviceGroupFit::MinMax && grid.importance != nullptr;
+  const bool weighted_fit = reads_importance(grid, grid.importance);
   DeviceBuffer dimp(mem, weighted_fit ? row_bytes : 0, "the column importance");
   const int64_t per_row = fit_scratch_per_row(grid, schedule);
   const int64_t ws_rows = fit_workspace_rows(mem.available(), per_row, rows);
@@ -289,27 +306,26 @@ bool fits_before_sweep_on_device(Backend& be, const DeviceSweepGrid& grid, int64
                                  int64_t group_size, const float* importance) {
   DeviceHandle* dev = be.device();
   if (dev == nullptr || rows < 1 || cols < 1) return false;
-  const int64_t width = group_size < 0 ? cols : std::min(group_size, cols);
-  const int64_t n_groups = (cols + width - 1) / width, last = cols - (n_groups - 1) * width;
-  if (!device_fits_groups(grid, width) || !device_fits_groups(grid, last)) return false;
+  const UpFrontGroups groups(cols, group_size);
+  if (!groups.fit_on_device(grid)) return false;
   const auto r = [](uint64_t b) { return DeviceMemory::rounded(b); };
-  const bool weighted = importance != nullptr && grid.fit != DeviceGroupFit::MinMax;
-  const uint64_t bytes = r(uint64_t(rows) * cols * kF) + (weighted ? r(uint64_t(cols) * kF) : 0) +
-                         r(uint64_t(n_groups * rows * param_floats_per_row(grid)) * kF) +
-                         r(uint64_t(fit_scratch_per_row(grid, width)));
+  const uint64_t bytes = r(uint64_t(rows) * cols * kF) +
+                         (reads_importance(grid, importance) ? r(uint64_t(cols) * kF) : 0) +
+                         r(uint64_t(groups.count * rows * param_floats_per_row(grid)) * kF) +
+                         r(uint64_t(fit_scratch_per_row(grid, groups.width)));
   return bytes <= dev->memory.available();
 }
 
 void fit_groups_before_sweep_on_device(DeviceHandle& dev, const float* w, int64_t rows, int64_t cols,
                                        int64_t group_size, const DeviceSweepGrid& grid, const float* importance,
                                        QuantizedLayer& params) {
-  const int64_t width = group_size < 0 ? cols : std::min(group_size, cols);
-  const int64_t n_groups = (cols + width - 1) / width, last = cols - (n_groups - 1) * width;
-  if (!device_fits_groups(grid, width) || !device_fits_groups(grid, last))
+  const UpFrontGroups groups(cols, group_size);
+  const int64_t width = groups.width, n_groups = groups.count;
+  if (!groups.fit_on_device(grid))
     throw_error(SQ_ERR_INVALID_ARGUMENT, "device grid fit: groups of ", width,
                 " columns cannot be fitted on the device with this grid");
   check_param_sizes(grid, params, rows, n_groups);
-  const bool weighted = importance != nullptr && grid.fit != DeviceGroupFit::MinMax;
+  const bool weighted = reads_importance(grid, importance);
   const size_t row_bytes = size_t(cols) * kF;
   std::lock_guard<std::mutex> lock(dev.mutex);
   DeviceApi& d = dev.api;
