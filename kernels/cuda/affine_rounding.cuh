@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "portable/portable.hpp"
+
 namespace sq::cuda {
 
 // Row r's grid in group g: (scale, zero) = (scales, zeros)[g * rows + r], codes 0..maxq.
@@ -14,8 +16,10 @@ struct AffineRounding {
   float maxq;
   __device__ float round(int64_t g, int64_t r, float x, int* code) const {
     const float scale = scales[g * rows + r], zero = zeros[g * rows + r];
-    const float q = fminf(fmaxf(rintf(x / scale) + zero, 0.0f), maxq);
-    *code = int(q);
+    // std::min/std::max's order (not fminf/fmaxf, which drop a NaN): a NaN target (an error feedback that
+    // overflowed) stays NaN, as on the CPU and the host stand-in, instead of becoming code 0's finite value.
+    const float q = min_first(max_first(rintf(x / scale) + zero, 0.0f), maxq);
+    *code = q == q ? int(q) : 0;
     return scale * (q - zero);
   }
 };

@@ -54,6 +54,19 @@ double kernel_error(sq::DeviceApi& gpu, const Buffers& bufs, size_t result, cons
   return sqtest::relative_error(run_kernel(gpu, bufs, result, op), run_kernel(host, bufs, result, op));
 }
 
+// Bytes of buffer `result` (codes: one byte each) that differ between the GPU and the host stand-in. Bytes, not
+// floats: four 8-bit codes read as a float may be a NaN, which a relative error cannot compare.
+size_t kernel_bytes_differing(sq::DeviceApi& gpu, const Buffers& bufs, size_t result, const KernelFn& op) {
+  sq::test::HostDeviceStats stats;
+  sq::test::HostDeviceApi host(stats);
+  const auto a = run_kernel(gpu, bufs, result, op), b = run_kernel(host, bufs, result, op);
+  const auto* pa = reinterpret_cast<const unsigned char*>(a.data());
+  const auto* pb = reinterpret_cast<const unsigned char*>(b.data());
+  size_t n = 0;
+  for (size_t i = 0; i < a.size() * sizeof(float); ++i) n += pa[i] != pb[i];
+  return n;
+}
+
 // A well-conditioned upper factor U for the sweep-block tests: small random entries, a varied diagonal.
 std::vector<float> sweep_factor(int64_t cols, uint32_t seed) {
   auto u = sqtest::random_matrix(size_t(cols * cols), seed);
@@ -169,7 +182,9 @@ TEST(CudaKernels, Bf16GemmInputsStayWithinBf16RoundingOfTheFp32Product) {
   const auto gpu = run_kernel(*d, b, 2, bf16);
   const double off_exact = sqtest::relative_error(gpu, exact), emulation = sqtest::relative_error(emulated, exact);
   EXPECT_GT(emulation, 1e-4) << "the stand-in did not round";
-  EXPECT_LT(off_exact, 2 * emulation);
+  // 4x: cuBLAS does not document how FAST_16BF rounds fp32 to bf16; truncation instead of round-to-nearest
+  // biases every product's magnitude the same way, which adds up instead of cancelling (about 2.5x, estimated).
+  EXPECT_LT(off_exact, 4 * emulation);
   EXPECT_LT(sqtest::relative_error(run_kernel(*d, b, 2, product), exact), 1e-5) << "FP32 restored";
   std::printf("bf16 GEMM: GPU vs fp32 %.3g, stand-in bf16 emulation vs fp32 %.3g, GPU vs emulation %.3g\n", off_exact,
               emulation, sqtest::relative_error(gpu, emulated));
@@ -191,10 +206,30 @@ TEST(CudaKernels, DeviceBlockMatchesTheHostBlockForward) {
   EXPECT_LT(sqtest::device_block_parity(*be, sliding, 100, 100, 13).hidden, 1e-4);
 }
 
+TEST(CudaKernels, DeviceBlockWithReducedGemmInputsStaysNearTheFp32Forward) {
+  auto be = sqtest::gpu();
+  REQUIRE_GPU(be);
+  // --gpu-matmul tf32|bf16: the block's GEMMs (attention's batched ones included) and the Hessian SYRKs may
+  // round their inputs; cuBLAS decides where it does, so only the distance to the fp32 forward is bounded.
+  const sq::ModelConfig c = sqtest::tiny_config("LlamaForCausalLM", 8, 2);
+  for (auto [inputs, name, bound] :
+       {std::tuple<sq::MatmulInputs, const char*, double>{sq::MatmulInputs::TF32, "tf32", sqtest::kTf32BlockTolerance},
+        {sq::MatmulInputs::BF16, "bf16", sqtest::kBf16BlockTolerance}}) {
+    be->set_forward_matmul(inputs);
+    const auto p = sqtest::device_block_parity(*be, c, 300, 320, 12);
+    EXPECT_LT(p.hidden, bound) << name;
+    for (double e : p.hessian) EXPECT_LT(e, bound) << name;
+    std::printf("%s block: outputs %.3g, Hessians %.3g %.3g %.3g %.3g\n", name, p.hidden, p.hessian[0],
+                p.hessian[1], p.hessian[2], p.hessian[3]);
+  }
+  be->set_forward_matmul(sq::MatmulInputs::FP32);
+  EXPECT_LT(sqtest::device_block_parity(*be, c, 300, 320, 12).hidden, 1e-4) << "fp32 restored";
+}
+
 TEST(CudaKernels, MinMaxAffineFitMatchesCpu) {
   auto d = sqtest::gpu_api();
   REQUIRE_GPU(d);
-  const int64_t rows = 1000, ld = 4101;
+  const int64_t rows = 1001, ld = 4101;  // 1001: the last thread block has one warp's row
   auto w = sqtest::random_matrix(size_t(rows * ld), 14);
   for (int64_t c = 0; c < ld; ++c) w[size_t(5 * ld + c)] = 0.0f;  // an all-zero row takes the [-1, 1] range
   for (int64_t width : {int64_t(128), ld})
@@ -212,22 +247,28 @@ TEST(CudaKernels, MinMaxAffineFitMatchesCpu) {
 TEST(CudaKernels, LossAwareAffineFitMatchesCpuBitForBit) {
   auto d = sqtest::gpu_api();
   REQUIRE_GPU(d);
-  const int64_t rows = 700, ld = 300;
+  const int64_t rows = 701, ld = 300;  // 701: the last thread block has one warp's row
   auto w = sqtest::random_matrix(size_t(rows * ld), 19);
   for (int64_t c = 0; c < ld; ++c) w[size_t(3 * ld + c)] = 0.0f;  // an all-zero row keeps the min-max grid
   auto importance = sqtest::random_matrix(size_t(ld), 20);
   for (float& s : importance) s = 0.1f + s * s;
-  for (int64_t width : {int64_t(64), int64_t(128), int64_t(200)})
+  // The direct-sum regime up to kMaxLossAwareWidth (256) values: one warp per row, no workspace (3-bit rows of
+  // 256 are in the sorted regime, which the next test covers).
+  for (int64_t width : {int64_t(64), int64_t(128), int64_t(200), sq::DeviceApi::kMaxLossAwareWidth})
     for (int bits : {3, 4})
-      for (bool sym : {false, true})
-        for (bool weighted : {false, true})
-          for (size_t result : {size_t(1), size_t(2)}) {  // scales, then zeros
-            const Buffers b{w, std::vector<float>(size_t(rows)), std::vector<float>(size_t(rows)), importance};
-            EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
-                        a.loss_aware_affine_fit(p[0], ld, rows, width, weighted ? p[3] : nullptr, bits, sym, 20, 0.5f,
-                                                true, p[1], p[2], nullptr, 0);
-                      }), 0.0) << "width " << width << " bits " << bits << " sym " << sym << " weighted " << weighted;
-          }
+      if (!sq::loss_aware::fitted_by_team(width, bits))
+        for (bool sym : {false, true})
+          for (bool weighted : {false, true})
+            for (size_t result : {size_t(1), size_t(2)}) {  // scales, then zeros
+              const Buffers b{w, std::vector<float>(size_t(rows)), std::vector<float>(size_t(rows)), importance};
+              EXPECT_EQ(kernel_error(*d, b, result,
+                                     [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                                       a.loss_aware_affine_fit(p[0], ld, rows, width, weighted ? p[3] : nullptr, bits,
+                                                               sym, 20, 0.5f, true, p[1], p[2], nullptr, 0);
+                                     }),
+                        0.0)
+                  << "width " << width << " bits " << bits << " sym " << sym << " weighted " << weighted;
+            }
 }
 
 TEST(CudaKernels, LossAwareSortedFitMatchesCpuBitForBit) {
@@ -262,21 +303,25 @@ TEST(CudaKernels, LossAwareSortedFitMatchesCpuBitForBit) {
 TEST(CudaKernels, GptqAffineBlockMatchesCpu) {
   auto d = sqtest::gpu_api();
   REQUIRE_GPU(d);
-  const int64_t rows = 500, cols = 300, groups = 3;
+  const int64_t rows = 501, cols = 300, groups = 3;  // 501: the last thread block has one warp's row
   const auto u = sweep_factor(cols, 15);
   auto scales = sqtest::random_matrix(size_t(groups * rows), 16);
   for (float& s : scales) s = 0.1f + 0.01f * std::fabs(s);
   const std::vector<float> zeros(size_t(groups * rows), 8.0f);
   const auto group_of_bits = group_map_bits(cols);
-  for (auto [i1, i2] : {std::pair<int64_t, int64_t>{128, 256}, {256, 300}})
-    for (size_t result : {size_t(0), size_t(5)}) {  // w, then err
-      const Buffers b{sqtest::random_matrix(size_t(rows * cols), 17), u, scales, zeros, group_of_bits,
-                      std::vector<float>(size_t(rows * 128)), std::vector<float>(size_t(rows * cols / 4 + 1))};
-      EXPECT_LT(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
-                  a.gptq_affine_block(p[0], rows, cols, p[1], i1, i2, p[2], p[3], reinterpret_cast<int32_t*>(p[4]), 4,
-                                      reinterpret_cast<uint8_t*>(p[6]), p[5], 128);
-                }), 1e-6) << "block [" << i1 << ", " << i2 << ") buffer " << result;
-    }
+  const int64_t ld_err = sq::DeviceApi::kMaxSweepBlock;
+  // Blocks of 128 and of kMaxSweepBlock (256: every register slot of a lane), and a partial one.
+  for (auto [i1, i2] : {std::pair<int64_t, int64_t>{128, 256}, {0, 256}, {256, 300}}) {
+    const Buffers b{sqtest::random_matrix(size_t(rows * cols), 17), u, scales, zeros, group_of_bits,
+                    std::vector<float>(size_t(rows * ld_err)), std::vector<float>(size_t(rows * cols / 4 + 1))};
+    const KernelFn sweep = [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+      a.gptq_affine_block(p[0], rows, cols, p[1], i1, i2, p[2], p[3], reinterpret_cast<int32_t*>(p[4]), 4,
+                          reinterpret_cast<uint8_t*>(p[6]), p[5], ld_err);
+    };
+    for (size_t result : {size_t(0), size_t(5)})  // w, then err
+      EXPECT_EQ(kernel_error(*d, b, result, sweep), 0.0) << "block [" << i1 << ", " << i2 << ") buffer " << result;
+    EXPECT_EQ(kernel_bytes_differing(*d, b, 6, sweep), 0u) << "codes of block [" << i1 << ", " << i2 << ")";
+  }
 }
 
 TEST(CudaKernels, LutKMeansFitMatchesCpuBitForBit) {
@@ -310,13 +355,13 @@ TEST(CudaKernels, GptqLutBlockMatchesCpu) {
   auto lut = sqtest::random_matrix(size_t(groups * rows * levels), 24);
   for (int64_t row = 0; row < groups * rows; ++row) std::sort(lut.begin() + row * levels, lut.begin() + (row + 1) * levels);
   const auto group_of_bits = group_map_bits(cols);
-  for (auto [i1, i2] : {std::pair<int64_t, int64_t>{0, 128}, {256, 300}})
+  for (auto [i1, i2] : {std::pair<int64_t, int64_t>{0, 128}, {0, 256}, {256, 300}})
     for (size_t result : {size_t(0), size_t(4), size_t(5)}) {  // w, err, then the codes (bytes compared as floats)
       const Buffers b{sqtest::random_matrix(size_t(rows * cols), 25), u, lut, group_of_bits,
-                      std::vector<float>(size_t(rows * 128)), std::vector<float>(size_t(rows * cols / 4 + 1), 0.0f)};
+                      std::vector<float>(size_t(rows * 256)), std::vector<float>(size_t(rows * cols / 4 + 1), 0.0f)};
       EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
                   a.gptq_lut_block(p[0], rows, cols, p[1], i1, i2, p[2], reinterpret_cast<int32_t*>(p[3]), int(levels),
-                                   reinterpret_cast<uint8_t*>(p[5]), p[4], 128);
+                                   reinterpret_cast<uint8_t*>(p[5]), p[4], 256);
                 }), 0.0) << "block [" << i1 << ", " << i2 << ") buffer " << result;
     }
 }
@@ -386,13 +431,13 @@ TEST(CudaKernels, RmsScaleFitAndGaussianBlockMatchCpu) {
   const sq::GaussianGrid& grid = sq::gaussian_grid(1, 16);
   const std::vector<float> points(grid.points, grid.points + grid.n), mid = sq::midpoints(grid);
   const auto group_of_bits = group_map_bits(cols);
-  for (auto [i1, i2] : {std::pair<int64_t, int64_t>{0, 128}, {256, 300}})
+  for (auto [i1, i2] : {std::pair<int64_t, int64_t>{0, 128}, {0, 256}, {256, 300}})
     for (size_t result : {size_t(0), size_t(4), size_t(5)}) {  // w, err, then the codes (bytes compared as floats)
-      const Buffers b{w, u, scales, group_of_bits, std::vector<float>(size_t(rows * 128)),
+      const Buffers b{w, u, scales, group_of_bits, std::vector<float>(size_t(rows * 256)),
                       std::vector<float>(size_t(rows * cols / 4 + 1), 0.0f), points, mid};
       EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
                   a.gptq_gaussian_block(p[0], rows, cols, p[1], i1, i2, p[2], reinterpret_cast<int32_t*>(p[3]), p[6],
-                                        p[7], grid.n, reinterpret_cast<uint8_t*>(p[5]), p[4], 128);
+                                        p[7], grid.n, reinterpret_cast<uint8_t*>(p[5]), p[4], 256);
                 }), 0.0) << "block [" << i1 << ", " << i2 << ") buffer " << result;
     }
 }
@@ -430,15 +475,15 @@ TEST(CudaKernels, QuantEaseBlockAndSubtractMatchCpuBitForBit) {
   const std::vector<float> zeros(size_t(groups * rows), 8.0f);
   const auto group_of_bits = group_map_bits(cols);
   for (bool relaxed : {false, true})
-    for (auto [b0, b1] : {std::pair<int64_t, int64_t>{0, 128}, {256, 300}})
+    for (auto [b0, b1] : {std::pair<int64_t, int64_t>{0, 128}, {0, 256}, {256, 300}})
       for (size_t result : {size_t(0), size_t(1), size_t(6), size_t(7)}) {  // q, g, the changes, the codes
         const Buffers b{sqtest::random_matrix(size_t(rows * cols), 33), sqtest::random_matrix(size_t(rows * cols), 34),
-                        s, scales, zeros, group_of_bits, std::vector<float>(size_t(rows * 128)),
+                        s, scales, zeros, group_of_bits, std::vector<float>(size_t(rows * 256)),
                         std::vector<float>(size_t(rows * cols / 4 + 1), 0.0f)};
         EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
                     a.quantease_affine_block(p[0], p[1], rows, cols, p[2], b0, b1, p[3], p[4],
                                              reinterpret_cast<int32_t*>(p[5]), 4, relaxed,
-                                             reinterpret_cast<uint8_t*>(p[7]), p[6], 128);
+                                             reinterpret_cast<uint8_t*>(p[7]), p[6], 256);
                   }), 0.0) << "block [" << b0 << ", " << b1 << ") relaxed " << relaxed << " buffer " << result;
       }
   const Buffers b{sqtest::random_matrix(70001, 35), sqtest::random_matrix(70001, 36), std::vector<float>(70001)};

@@ -22,6 +22,14 @@ struct DeviceBlockParity {
   int64_t score_heads = 0;
 };
 
+// How far a block run with reduced GEMM inputs (--gpu-matmul) may move from the fp32 forward, relative, for the
+// tiny 8-head model at 300 tokens: outputs and every group's Hessian. The host stand-in, which rounds the GEMMs'
+// inputs to bf16 (not the attention's batched GEMMs or the Hessian SYRKs, which a GPU rounds too), measured
+// 4.3e-3 for the outputs and at most 3.4e-3 for the Hessians; the bounds leave room for the GPU's extra roundings.
+// TF32 keeps 2 more mantissa bits than bf16, so a quarter of the bf16 bound.
+constexpr double kBf16BlockTolerance = 2e-2;
+constexpr double kTf32BlockTolerance = 5e-3;
+
 // `sequences` random sequences of `tokens` tokens through block 1 of a tiny model of config c, on `be`'s
 // device (its block sized for max_tokens) and on the CPU.
 inline DeviceBlockParity device_block_parity(sq::Backend& be, const sq::ModelConfig& c, int64_t tokens,

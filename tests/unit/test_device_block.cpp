@@ -4,6 +4,7 @@
 // error when the block does not fit the budget.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <functional>
 #include <memory>
 
@@ -290,3 +291,21 @@ TEST(DeviceBlock, JobRunsItsPassesOnTheDevice) {
 }
 
 }  // namespace
+
+// --gpu-matmul bf16 on a whole block: the stand-in rounds the GEMMs' inputs to bf16 for real, so the block's
+// outputs and Hessians move from the fp32 forward, by about bf16's rounding (2^-9 relative) compounded over the
+// block. tests/cuda checks a GPU against the same bound.
+TEST(DeviceBlock, Bf16GemmInputsKeepTheBlockWithinBf16RoundingOfTheFp32Forward) {
+  const sq::ModelConfig c = sqtest::tiny_config("LlamaForCausalLM", 8, 2);
+  HostDevice dev(uint64_t(1) << 30);
+  dev.be->set_forward_matmul(sq::MatmulInputs::BF16);
+  const auto p = sqtest::device_block_parity(*dev.be, c, 300, 320, 12);
+  std::printf("bf16 block: outputs %.3g, Hessians %.3g %.3g %.3g %.3g\n", p.hidden, p.hessian[0], p.hessian[1],
+              p.hessian[2], p.hessian[3]);
+  EXPECT_GT(p.hidden, 1e-3) << "the inputs were not rounded";
+  EXPECT_LT(p.hidden, sqtest::kBf16BlockTolerance);
+  EXPECT_GT(p.hessian[size_t(sq::LinearGroup::Down)], 1e-4) << "the Hessian's inputs did not move";
+  for (double e : p.hessian) EXPECT_LT(e, sqtest::kBf16BlockTolerance);
+  dev.be->set_forward_matmul(sq::MatmulInputs::FP32);
+  EXPECT_LT(sqtest::device_block_parity(*dev.be, c, 300, 320, 12).hidden, 1e-5) << "fp32 restored";
+}

@@ -6,6 +6,7 @@
 // streamed calibration passes move one sequence each way per sequence computed, a small part of its time).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include <cublas_v2.h>
@@ -33,7 +34,19 @@ namespace sq {
 namespace {
 
 void check_cuda(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw_error(SQ_ERR_DEVICE, what, ": ", cudaGetErrorString(e));
+  if (e == cudaSuccess) return;
+  // Clear the runtime's last error (a no-op for a sticky one), so that a caller which catches this and goes on
+  // does not see it reported again under the next kernel's name by that launcher's cudaGetLastError().
+  (void)cudaGetLastError();
+  throw_error(SQ_ERR_DEVICE, what, ": ", cudaGetErrorString(e));
+}
+// cuBLAS and cuSOLVER take dimensions, leading dimensions and batch counts as int: a larger one is an error,
+// not a silent wrap.
+int blas_int(int64_t v) {
+  if (v < 0 || v > int64_t(std::numeric_limits<int>::max()))
+    throw_error(SQ_ERR_INVALID_ARGUMENT, "GPU matrix dimension ", v, " outside cuBLAS's int range [0, ",
+                std::numeric_limits<int>::max(), "]");
+  return int(v);
 }
 void check_cublas(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS) throw_error(SQ_ERR_DEVICE, what, ": cuBLAS status ", int(s));
@@ -81,7 +94,9 @@ class CudaDeviceApi final : public DeviceApi {
     return p;
   }
   void release(void* ptr) noexcept override {
-    if (ptr) cudaFree(ptr);
+    if (!ptr) return;
+    (void)cudaSetDevice(device_);  // the calling thread's current device may be another GPU
+    cudaFree(ptr);
   }
 
   void upload(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes,
@@ -103,7 +118,9 @@ class CudaDeviceApi final : public DeviceApi {
     return p;
   }
   void release_pinned(void* ptr) noexcept override {
-    if (ptr) cudaFreeHost(ptr);
+    if (!ptr) return;
+    (void)cudaSetDevice(device_);
+    cudaFreeHost(ptr);
   }
   void download_async(void* dst, const void* src, size_t bytes) override {
     queue_copy(dst, src, bytes, cudaMemcpyDeviceToHost, "download from the GPU");
@@ -127,20 +144,22 @@ class CudaDeviceApi final : public DeviceApi {
     check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "copy on the GPU");
   }
 
-  void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-            const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {
+  void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+            int64_t ldb, float beta, float* c, int64_t ldc) override {
     select();
     // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T.
     if (bf16_gemms_) {
-      check_cublas(cublasGemmEx(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m),
-                                int(k), &alpha, b, CUDA_R_32F, int(ldb), a, CUDA_R_32F, int(lda), &beta, c, CUDA_R_32F,
-                                int(ldc), CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT),
-                   "cublasGemmEx (bf16 inputs)");
+      check_cublas(
+          cublasGemmEx(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, blas_int(n), blas_int(m),
+                       blas_int(k), &alpha, b, CUDA_R_32F, blas_int(ldb), a, CUDA_R_32F, blas_int(lda), &beta, c,
+                       CUDA_R_32F, blas_int(ldc), CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT),
+          "cublasGemmEx (bf16 inputs)");
       return;
     }
-    check_cublas(cublasSgemm(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m),
-                             int(k), &alpha, b, int(ldb), a, int(lda), &beta, c, int(ldc)),
-                 "cublasSgemm");
+    check_cublas(
+        cublasSgemm(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, blas_int(n), blas_int(m),
+                    blas_int(k), &alpha, b, blas_int(ldb), a, blas_int(lda), &beta, c, blas_int(ldc)),
+        "cublasSgemm");
   }
 
   void syrk_ata_upper(int64_t n, int64_t k, float alpha, const float* a, int64_t lda, float beta, float* c,
@@ -148,8 +167,8 @@ class CudaDeviceApi final : public DeviceApi {
     select();
     // Row-major A [k, n] is the column-major n x k matrix A^T, so A^T A = (A^T)(A^T)^T: op N.
     // Column-major lower triangle == row-major upper triangle.
-    check_cublas(cublasSsyrk(blas_, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, int(n), int(k), &alpha, a, int(lda), &beta,
-                             c, int(ldc)),
+    check_cublas(cublasSsyrk(blas_, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, blas_int(n), blas_int(k), &alpha, a,
+                             blas_int(lda), &beta, c, blas_int(ldc)),
                  "cublasSsyrk");
   }
 
@@ -161,18 +180,18 @@ class CudaDeviceApi final : public DeviceApi {
   bool potrf_upper(float* a, int64_t n, int64_t lda, void* workspace) override {
     select();
     float* ws = static_cast<float*>(workspace);
-    const int work = int(factor_floats(a, n, lda));
+    const int work = blas_int(int64_t(factor_floats(a, n, lda)));
     int* info = reinterpret_cast<int*>(ws + work);
-    check_cusolver(cusolverDnSpotrf(solver_, CUBLAS_FILL_MODE_LOWER, int(n), a, int(lda), ws, work, info),
+    check_cusolver(cusolverDnSpotrf(solver_, CUBLAS_FILL_MODE_LOWER, blas_int(n), a, blas_int(lda), ws, work, info),
                    "cusolverDnSpotrf");
     return read_info(info, "cusolverDnSpotrf") == 0;
   }
   bool potri_upper(float* a, int64_t n, int64_t lda, void* workspace) override {
     select();
     float* ws = static_cast<float*>(workspace);
-    const int work = int(factor_floats(a, n, lda));
+    const int work = blas_int(int64_t(factor_floats(a, n, lda)));
     int* info = reinterpret_cast<int*>(ws + work);
-    check_cusolver(cusolverDnSpotri(solver_, CUBLAS_FILL_MODE_LOWER, int(n), a, int(lda), ws, work, info),
+    check_cusolver(cusolverDnSpotri(solver_, CUBLAS_FILL_MODE_LOWER, blas_int(n), a, blas_int(lda), ws, work, info),
                    "cusolverDnSpotri");
     return read_info(info, "cusolverDnSpotri") == 0;
   }
@@ -186,22 +205,23 @@ class CudaDeviceApi final : public DeviceApi {
     check_cuda(cuda::launch_zero_lower(a, n, lda, stream_), "zero_lower kernel");
   }
 
-  void gemm_strided_batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                            int64_t lda, int64_t sa, const float* b, int64_t ldb, int64_t sb, float beta, float* c,
-                            int64_t ldc, int64_t sc, int64_t batch) override {
+  void gemm_strided_batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                            int64_t sa, const float* b, int64_t ldb, int64_t sb, float beta, float* c, int64_t ldc,
+                            int64_t sc, int64_t batch) override {
     select();
     // Row-major as in gemm: the column-major product C^T = op(B)^T op(A)^T, batch by batch.
     if (bf16_gemms_) {
-      check_cublas(cublasGemmStridedBatchedEx(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                              int(n), int(m), int(k), &alpha, b, CUDA_R_32F, int(ldb), sb, a,
-                                              CUDA_R_32F, int(lda), sa, &beta, c, CUDA_R_32F, int(ldc), sc,
-                                              int(batch), CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT),
-                   "cublasGemmStridedBatchedEx (bf16 inputs)");
+      check_cublas(
+          cublasGemmStridedBatchedEx(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, blas_int(n),
+                                     blas_int(m), blas_int(k), &alpha, b, CUDA_R_32F, blas_int(ldb), sb, a, CUDA_R_32F,
+                                     blas_int(lda), sa, &beta, c, CUDA_R_32F, blas_int(ldc), sc, blas_int(batch),
+                                     CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT),
+          "cublasGemmStridedBatchedEx (bf16 inputs)");
       return;
     }
     check_cublas(cublasSgemmStridedBatched(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                           int(n), int(m), int(k), &alpha, b, int(ldb), sb, a, int(lda), sa, &beta,
-                                           c, int(ldc), sc, int(batch)),
+                                           blas_int(n), blas_int(m), blas_int(k), &alpha, b, blas_int(ldb), sb, a,
+                                           blas_int(lda), sa, &beta, c, blas_int(ldc), sc, blas_int(batch)),
                  "cublasSgemmStridedBatched");
   }
   void rms_norm(const float* x, const float* weight, int64_t rows, int64_t dim, float eps, float* y) override {
@@ -344,15 +364,17 @@ class CudaDeviceApi final : public DeviceApi {
   // Every operation selects the device first: the calling host thread may never have selected it.
   void select() { check_cuda(cudaSetDevice(device_), "cudaSetDevice"); }
   size_t factor_floats(float* a, int64_t n, int64_t lda) {
+    select();
     int w1 = 0, w2 = 0;
-    check_cusolver(cusolverDnSpotrf_bufferSize(solver_, CUBLAS_FILL_MODE_LOWER, int(n), a, int(lda), &w1),
+    check_cusolver(cusolverDnSpotrf_bufferSize(solver_, CUBLAS_FILL_MODE_LOWER, blas_int(n), a, blas_int(lda), &w1),
                    "cusolverDnSpotrf_bufferSize");
-    check_cusolver(cusolverDnSpotri_bufferSize(solver_, CUBLAS_FILL_MODE_LOWER, int(n), a, int(lda), &w2),
+    check_cusolver(cusolverDnSpotri_bufferSize(solver_, CUBLAS_FILL_MODE_LOWER, blas_int(n), a, blas_int(lda), &w2),
                    "cusolverDnSpotri_bufferSize");
     return size_t(std::max(w1, w2));
   }
 
   void destroy() noexcept {
+    (void)cudaSetDevice(device_);  // cublasDestroy synchronizes the current device
     if (copy_stream_) cudaStreamSynchronize(copy_stream_);
     if (issued_) cudaEventDestroy(issued_);
     if (copied_) cudaEventDestroy(copied_);
