@@ -370,7 +370,7 @@ TEST(CudaKernels, GptqLutBlockMatchesCpu) {
 TEST(CudaKernels, ClaqColumnFitMatchesCpuBitForBit) {
   auto d = sqtest::gpu_api();
   REQUIRE_GPU(d);
-  for (int64_t rows : {int64_t(300), int64_t(1100), int64_t(14336)}) {
+  for (int64_t rows : {int64_t(300), int64_t(1100), int64_t(14336), int64_t(28672)}) {  // up to Llama-3-70B's MLP
     const int64_t cols = 3;
     auto w = sqtest::random_matrix(size_t(rows * cols), 31);
     for (int64_t r = 0; r < rows; ++r) w[size_t(r * cols + 2)] = float(r % 9) * 0.125f;  // repeated values
@@ -457,11 +457,25 @@ TEST(CudaKernels, HadamardRotationAndMirrorsMatchCpuBitForBit) {
                   }), 0.0) << "block " << block << " signs " << with_signs << " inverse " << inverse;
       }
   for (int64_t n : {int64_t(1), int64_t(31), int64_t(300)}) {
+    const int64_t lda = n + 3;  // the Cholesky factor's triangles, inside a padded matrix
+    const Buffers padded{sqtest::random_matrix(size_t(n * lda), 30)};
+    EXPECT_EQ(kernel_error(*d, padded, 0,
+                           [&](sq::DeviceApi& a, const std::vector<float*>& p) { a.mirror_upper(p[0], n, lda); }),
+              0.0)
+        << "mirror_upper n " << n;
+    EXPECT_EQ(kernel_error(*d, padded, 0,
+                           [&](sq::DeviceApi& a, const std::vector<float*>& p) { a.zero_lower(p[0], n, lda); }),
+              0.0)
+        << "zero_lower n " << n;
     const Buffers b{sqtest::random_matrix(size_t(n * n), 30)};
-    EXPECT_EQ(kernel_error(*d, b, 0, [&](sq::DeviceApi& a, const std::vector<float*>& p) { a.transpose_square(p[0], n); }),
-              0.0) << "transpose n " << n;
-    EXPECT_EQ(kernel_error(*d, b, 0, [&](sq::DeviceApi& a, const std::vector<float*>& p) { a.symmetrize_average(p[0], n); }),
-              0.0) << "symmetrize n " << n;
+    EXPECT_EQ(
+        kernel_error(*d, b, 0, [&](sq::DeviceApi& a, const std::vector<float*>& p) { a.transpose_square(p[0], n); }),
+        0.0)
+        << "transpose n " << n;
+    EXPECT_EQ(
+        kernel_error(*d, b, 0, [&](sq::DeviceApi& a, const std::vector<float*>& p) { a.symmetrize_average(p[0], n); }),
+        0.0)
+        << "symmetrize n " << n;
   }
 }
 
@@ -480,14 +494,18 @@ TEST(CudaKernels, QuantEaseBlockAndSubtractMatchCpuBitForBit) {
         const Buffers b{sqtest::random_matrix(size_t(rows * cols), 33), sqtest::random_matrix(size_t(rows * cols), 34),
                         s, scales, zeros, group_of_bits, std::vector<float>(size_t(rows * 256)),
                         std::vector<float>(size_t(rows * cols / 4 + 1), 0.0f)};
-        EXPECT_EQ(kernel_error(*d, b, result, [&](sq::DeviceApi& a, const std::vector<float*>& p) {
-                    a.quantease_affine_block(p[0], p[1], rows, cols, p[2], b0, b1, p[3], p[4],
-                                             reinterpret_cast<int32_t*>(p[5]), 4, relaxed,
-                                             reinterpret_cast<uint8_t*>(p[7]), p[6], 256);
-                  }), 0.0) << "block [" << b0 << ", " << b1 << ") relaxed " << relaxed << " buffer " << result;
+        EXPECT_EQ(kernel_error(*d, b, result,
+                               [&](sq::DeviceApi& a, const std::vector<float*>& p) {
+                                 a.quantease_affine_block(p[0], p[1], rows, cols, p[2], b0, b1, p[3], p[4],
+                                                          reinterpret_cast<int32_t*>(p[5]), 4, relaxed,
+                                                          reinterpret_cast<uint8_t*>(p[7]), p[6], 256);
+                               }),
+                  0.0)
+            << "block [" << b0 << ", " << b1 << ") relaxed " << relaxed << " buffer " << result;
       }
   const Buffers b{sqtest::random_matrix(70001, 35), sqtest::random_matrix(70001, 36), std::vector<float>(70001)};
-  EXPECT_EQ(kernel_error(*d, b, 2, [](sq::DeviceApi& a, const std::vector<float*>& p) { a.subtract(p[0], p[1], p[2], 70001); }),
+  EXPECT_EQ(kernel_error(*d, b, 2,
+                         [](sq::DeviceApi& a, const std::vector<float*>& p) { a.subtract(p[0], p[1], p[2], 70001); }),
             0.0);
 }
 
