@@ -290,8 +290,6 @@ TEST(DeviceBlock, JobRunsItsPassesOnTheDevice) {
   for (size_t i = 0; i < ref.size(); ++i) EXPECT_LT(sqtest::relative_error(out[i], ref[i]), 1e-3) << "layer " << i;
 }
 
-}  // namespace
-
 // --gpu-matmul bf16 on a whole block: the stand-in rounds the GEMMs' inputs to bf16 for real, so the block's
 // outputs and Hessians move from the fp32 forward, by about bf16's rounding (2^-9 relative) compounded over the
 // block. tests/cuda checks a GPU against the same bound.
@@ -309,3 +307,5 @@ TEST(DeviceBlock, Bf16GemmInputsKeepTheBlockWithinBf16RoundingOfTheFp32Forward) 
   dev.be->set_forward_matmul(sq::MatmulInputs::FP32);
   EXPECT_LT(sqtest::device_block_parity(*dev.be, c, 300, 320, 12).hidden, 1e-5) << "fp32 restored";
 }
+
+}  // namespace
