@@ -149,3 +149,17 @@ TEST(CudaBackend, JobAndPerplexityMatchTheCpuRun) {
   const double p_out = sq::model_perplexity(*be, src, cfg, tokens.data(), tokens.size(), po).perplexity;
   EXPECT_NEAR(p_out, p_ref, 1e-3 * p_ref);
 }
+
+TEST(CudaBackend, DimensionsBeyondCublasIntRangeAreAClearError) {
+  auto d = sqtest::gpu_api();
+  REQUIRE_GPU(d);
+  // Checked before cuBLAS is called (the pointers are never read): an error naming the dimension, not a wrap.
+  const int64_t huge = int64_t(1) << 31;
+  try {
+    d->gemm(false, false, huge, 1, 1, 1.0f, nullptr, 1, nullptr, 1, 0.0f, nullptr, 1);
+    ADD_FAILURE() << "a 2^31-row GEMM was accepted";
+  } catch (const sq::Error& e) {
+    EXPECT_EQ(e.code(), SQ_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(e.what()).find("2147483648"), std::string::npos) << e.what();
+  }
+}
