@@ -13,24 +13,28 @@
 
 namespace sq {
 
-uint64_t quantizer_reserve(const ModelConfig& cfg) {
-  const uint64_t h = uint64_t(cfg.hidden_size), inter = uint64_t(cfg.intermediate_size);
-  const uint64_t q_dim = uint64_t(cfg.num_attention_heads * cfg.head_dim);
-  const uint64_t max_in = std::max({h, inter, q_dim});
-  const uint64_t max_weights = std::max({q_dim * h, inter * h});
-  return 2 * max_in * max_in * sizeof(float) + max_weights * (sizeof(float) + 1) + (uint64_t(64) << 20);
-}
-
 namespace {
+
+// The widest linear input of a block (its Hessian's order): hidden, intermediate or the attention output.
+uint64_t max_in_features(const ModelConfig& cfg) {
+  return uint64_t(std::max({cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads * cfg.head_dim}));
+}
 
 // Device memory a pass allocates beside the block: its Hessian, the largest when it is the MLP input's.
 uint64_t pass_reserve(const ModelConfig& cfg) {
-  const uint64_t max_in = uint64_t(std::max({cfg.hidden_size, cfg.intermediate_size,
-                                             cfg.num_attention_heads * cfg.head_dim}));
+  const uint64_t max_in = max_in_features(cfg);
   return DeviceMemory::rounded(max_in * max_in * sizeof(float));
 }
 
 }  // namespace
+
+uint64_t quantizer_reserve(const ModelConfig& cfg) {
+  const uint64_t h = uint64_t(cfg.hidden_size), inter = uint64_t(cfg.intermediate_size);
+  const uint64_t q_dim = uint64_t(cfg.num_attention_heads * cfg.head_dim);
+  const uint64_t max_in = max_in_features(cfg);
+  const uint64_t max_weights = std::max({q_dim * h, inter * h});
+  return 2 * max_in * max_in * sizeof(float) + max_weights * (sizeof(float) + 1) + (uint64_t(64) << 20);
+}
 
 void ResidentActivations::wait_for_host_copy() {
   if (!copying_) return;
